@@ -215,7 +215,12 @@ export class FlowDecoder {
   // -------------------------------------------------------------------------------
   // Exporters
 
+  private lastExporter: ExporterState | null = null;
+
   private exporterState(address: string, port: number): ExporterState {
+    // Routers send bursts: skip building the key when the sender is the same as last time.
+    const last = this.lastExporter;
+    if (last !== null && last.info.port === port && last.info.address === address) return last;
     const key = address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
     let ex = this.exporters.get(key);
     if (ex === undefined) {
@@ -232,6 +237,7 @@ export class FlowDecoder {
       this.exporters.set(key, ex);
       this.exporterList.push(ex);
     }
+    this.lastExporter = ex;
     return ex;
   }
 

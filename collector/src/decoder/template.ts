@@ -397,7 +397,7 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
   if (has('rRandom')) inRecord.push(`if (rr === 0) rr = ${val('rRandom')};`);
   const clearUnknown = `fl &= ${~FlowFlag.RateUnknown & 0xff};`;
   const bySampler = has('sid')
-    ? `{ const sid = C.samplerId[i]; if (sid !== 0) { const sr = ctx.samplerRate(sid); if (sr > 0) { rate = sr; ${clearUnknown} } else { rate = 1; fl |= ${FlowFlag.RateUnknown}; } } }`
+    ? `{ const sid = C.samplerId[i]; if (sid !== 0) { const sr = sid === lastSid ? lastRate : (lastSid = sid, lastRate = ctx.samplerRate(sid)); if (sr > 0) { rate = sr; ${clearUnknown} } else { rate = 1; fl |= ${FlowFlag.RateUnknown}; } } }`
     : '';
   if (inRecord.length > 0) {
     body.push(`if (overrideRate === 0) { let rr = 0; ${inRecord.join(' ')} if (rr > 0) { rate = rr; ${clearUnknown} } ${bySampler ? `else ${bySampler}` : ''} }`);
@@ -419,13 +419,13 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
   else if (has('startNs')) startExpr.push(ntpMs('startNs'));
   else if (has('startS')) startExpr.push(`${val('startS')} * 1000`);
   else if (has('startDelta')) startExpr.push(`exportMs - ${val('startDelta')} / 1000`);
-  else if (has('tDown')) startExpr.push(`uptimeToMs(${val('tDown')})`);
+  else if (has('tDown')) startExpr.push(`(isV9 ? exportMs - ((sysUptime - ${val('tDown')}) | 0) : initMs + ${val('tDown')})`);
   if (has('endMs')) endExpr.push(num('endMs')!);
   else if (has('endUs')) endExpr.push(ntpMs('endUs'));
   else if (has('endNs')) endExpr.push(ntpMs('endNs'));
   else if (has('endS')) endExpr.push(`${val('endS')} * 1000`);
   else if (has('endDelta')) endExpr.push(`exportMs - ${val('endDelta')} / 1000`);
-  else if (has('tUp')) endExpr.push(`uptimeToMs(${val('tUp')})`);
+  else if (has('tUp')) endExpr.push(`(isV9 ? exportMs - ((sysUptime - ${val('tUp')}) | 0) : initMs + ${val('tUp')})`);
   const dur = has('durMs') ? val('durMs') : has('durUs') ? `${val('durUs')} / 1000` : null;
   const s = startExpr[0];
   const e = endExpr[0];
@@ -434,7 +434,7 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
   else if (e) body.push(`let te = ${e}; let ts = ${dur ? `te - ${dur}` : 'te'};`);
   else body.push(`let ts = exportMs; let te = exportMs; fl |= ${FlowFlag.TimeFromExport};`);
   // Uptime-relative times need a reference: the v9 header, or IPFIX systemInitTime.
-  if (s?.includes('uptimeToMs') || e?.includes('uptimeToMs')) {
+  if (s?.includes('isV9') || e?.includes('isV9')) {
     body.push(`if (ts !== ts || te !== te) { ts = exportMs; te = exportMs; fl |= ${FlowFlag.TimeFromExport}; }`);
   }
   body.push('C.start[i] = ts; C.end[i] = te; C.exportTime[i] = exportMs;');
@@ -479,8 +479,8 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
   loop.push('  const overrideRate = ctx.overrideRate, defaultRate = ctx.defaultRate, defaultRateFlags = ctx.defaultRateFlags;');
   // v9: exportMs - (sysUptime - t) as a signed 32-bit difference (handles the 49.7-day wrap and
   // records stamped slightly after the header). IPFIX: relative to systemInitTime.
-  loop.push('  const uptimeToMs = version === 9 ? (t) => exportMs - ((sysUptime - t) | 0) : (t) => initMs + t;');
-  loop.push('  let count = 0; let p = off;');
+  loop.push('  const isV9 = version === 9;');
+  loop.push('  let count = 0; let p = off; let lastSid = -1; let lastRate = 0;');
   if (fixed) {
     loop.push(`  while (p + ${recordLength} <= end) {`);
     loop.push(`    if (batch.length + ${rowsPerRecord} > cap) ctx.emit();`);
