@@ -1,0 +1,217 @@
+/**
+ * Attribute every record of a FlowBatch to the subscribers at its ends.
+ *
+ * Per record, at the record's start time:
+ * - source is a subscriber      -> `upload` for it, classified by the destination;
+ * - destination is a subscriber -> `download` for it, classified by the source;
+ * - both                        -> both of the above (each subscriber is billed its side);
+ * - neither                     -> counted in the UnattributedTally under the exporter id.
+ * Records flagged NoCounters carry nothing to bill and are only counted as skipped.
+ *
+ * The start time decides ownership because whoever held the address when the flow
+ * began is the party that sent or requested it; a flow outliving a reassignment is
+ * bounded by the exporter's active timeout (minutes), and the minute spreader
+ * (spread.ts) distributes its volume over time, not over owners.
+ *
+ * Tables are swapped by replacing a reference (replaceSubscriberIndex /
+ * replaceClassifier). `attribute` reads both references once, so each batch is
+ * attributed against one consistent pair even if a swap happens from a callback.
+ */
+import { formatIpv4, formatIpv6 } from '@flowbill/shared/ip/index';
+import { type FlowBatch, FlowFlag } from '../decoder/batch.js';
+import { NO_HOLDER, type SubscriberIndex } from './subscriber-index.js';
+import type { TrafficClassifier } from './traffic-classifier.js';
+import type { UnattributedTally } from './unattributed-tally.js';
+
+export type Direction = 'upload' | 'download';
+
+/**
+ * One subscriber's share of one record. The sink receives the same object for every
+ * attribution of a batch, overwritten each time: copy what must outlive the call.
+ */
+export interface AttributedFlow {
+  /** Batch row of the record, to read further columns (ports, protocol, AS...). */
+  row: number;
+  exporterId: number;
+  subscriberId: string;
+  /** Canonical text of the assignment that matched, e.g. "100.64.0.7/32" or "2001:db8:1:100::/56". */
+  assignedPrefix: string;
+  direction: Direction;
+  /** Class of the remote end. */
+  trafficClass: string;
+  ipVersion: 4 | 6;
+  /** The subscriber-side address for IPv4 (uint32); 0 for IPv6. */
+  address4: number;
+  /** For IPv6, the batch column holding the subscriber-side address (read at address6Offset); null for IPv4. */
+  address6: Uint8Array | null;
+  address6Offset: number;
+  /** Counters multiplied by the sampling rate, exact. */
+  bytes: bigint;
+  packets: bigint;
+  /** Flow start and end, ms since epoch. */
+  start: number;
+  end: number;
+}
+
+export type AttributedFlowSink = (flow: Readonly<AttributedFlow>) => void;
+
+export interface BatchAttributionSummary {
+  /** Rows read. */
+  records: number;
+  /** Rows with a subscriber at one end or both. */
+  attributedRecords: number;
+  /** Sink calls (a record with subscribers at both ends makes two). */
+  attributions: number;
+  /** Rows added to the unattributed tally. */
+  unattributedRecords: number;
+  /** Rows flagged NoCounters. */
+  skippedRecords: number;
+}
+
+export interface AttributionTables {
+  readonly subscribers: SubscriberIndex;
+  readonly classifier: TrafficClassifier;
+}
+
+export class BatchAttributor {
+  private subscriberIndex: SubscriberIndex;
+  private trafficClassifier: TrafficClassifier;
+  /** Reused for every sink call; see AttributedFlow. */
+  private readonly flow: AttributedFlow = {
+    row: 0,
+    exporterId: 0,
+    subscriberId: '',
+    assignedPrefix: '',
+    direction: 'upload',
+    trafficClass: '',
+    ipVersion: 4,
+    address4: 0,
+    address6: null,
+    address6Offset: 0,
+    bytes: 0n,
+    packets: 0n,
+    start: 0,
+    end: 0,
+  };
+
+  constructor(tables: AttributionTables) {
+    this.subscriberIndex = tables.subscribers;
+    this.trafficClassifier = tables.classifier;
+  }
+
+  get subscribers(): SubscriberIndex {
+    return this.subscriberIndex;
+  }
+
+  get classifier(): TrafficClassifier {
+    return this.trafficClassifier;
+  }
+
+  /** Use `next` from the next batch on (build it fully first; this only swaps the reference). */
+  replaceSubscriberIndex(next: SubscriberIndex): void {
+    this.subscriberIndex = next;
+  }
+
+  replaceClassifier(next: TrafficClassifier): void {
+    this.trafficClassifier = next;
+  }
+
+  /** Attribute rows 0..batch.length-1; see the file comment for the rules. */
+  attribute(batch: FlowBatch, sink: AttributedFlowSink, unattributed: UnattributedTally): BatchAttributionSummary {
+    const subscribers = this.subscriberIndex;
+    const classifier = this.trafficClassifier;
+    const flow = this.flow;
+    const summary: BatchAttributionSummary = { records: batch.length, attributedRecords: 0, attributions: 0, unattributedRecords: 0, skippedRecords: 0 };
+
+    for (let row = 0; row < batch.length; row++) {
+      if ((batch.flags[row] & FlowFlag.NoCounters) !== 0) {
+        summary.skippedRecords++;
+        continue;
+      }
+      const version = batch.ipVersion[row];
+      const time = batch.start[row];
+      const offset = row * 16;
+      let sourceHolder = NO_HOLDER;
+      let destinationHolder = NO_HOLDER;
+      if (version === 4) {
+        sourceHolder = subscribers.holderOf4(batch.srcAddr4[row], time);
+        destinationHolder = subscribers.holderOf4(batch.dstAddr4[row], time);
+      } else if (version === 6) {
+        sourceHolder = subscribers.holderOf6(batch.srcAddr6, offset, time);
+        destinationHolder = subscribers.holderOf6(batch.dstAddr6, offset, time);
+      }
+
+      const rate = batch.samplingRate[row];
+      const bytes = scaledCounter(batch.bytesHi[row], batch.bytesLo[row], rate);
+      const packets = scaledCounter(batch.packetsHi[row], batch.packetsLo[row], rate);
+      if (sourceHolder === NO_HOLDER && destinationHolder === NO_HOLDER) {
+        unattributed.add(batch.exporterId[row], bytes, packets);
+        summary.unattributedRecords++;
+        continue;
+      }
+
+      summary.attributedRecords++;
+      flow.row = row;
+      flow.exporterId = batch.exporterId[row];
+      flow.ipVersion = version === 4 ? 4 : 6;
+      flow.bytes = bytes;
+      flow.packets = packets;
+      flow.start = time;
+      flow.end = batch.end[row];
+      flow.address6Offset = version === 4 ? 0 : offset;
+
+      if (sourceHolder !== NO_HOLDER) {
+        flow.subscriberId = subscribers.subscriberOf(sourceHolder);
+        flow.assignedPrefix = subscribers.assignedPrefixOf(sourceHolder);
+        flow.direction = 'upload';
+        if (version === 4) {
+          flow.trafficClass = classifier.classOf4(batch.dstAddr4[row]);
+          flow.address4 = batch.srcAddr4[row];
+          flow.address6 = null;
+        } else {
+          flow.trafficClass = classifier.classOf6(batch.dstAddr6, offset);
+          flow.address4 = 0;
+          flow.address6 = batch.srcAddr6;
+        }
+        summary.attributions++;
+        sink(flow);
+      }
+      if (destinationHolder !== NO_HOLDER) {
+        flow.subscriberId = subscribers.subscriberOf(destinationHolder);
+        flow.assignedPrefix = subscribers.assignedPrefixOf(destinationHolder);
+        flow.direction = 'download';
+        if (version === 4) {
+          flow.trafficClass = classifier.classOf4(batch.srcAddr4[row]);
+          flow.address4 = batch.dstAddr4[row];
+          flow.address6 = null;
+        } else {
+          flow.trafficClass = classifier.classOf6(batch.srcAddr6, offset);
+          flow.address4 = 0;
+          flow.address6 = batch.dstAddr6;
+        }
+        summary.attributions++;
+        sink(flow);
+      }
+    }
+    return summary;
+  }
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * (hi * 2^32 + lo) * rate, exact, as the decoder's scaledBytesOf computes it, but with
+ * one bigint allocation instead of six when the product fits a double exactly (which
+ * is every real flow). A product above 2^53 - 1 rounds to at least 2^53 in double
+ * arithmetic, so the comparison never accepts an inexact value.
+ */
+function scaledCounter(hi: number, lo: number, rate: number): bigint {
+  const product = (hi * TWO_32 + lo) * rate;
+  if (product <= Number.MAX_SAFE_INTEGER) return BigInt(product);
+  return ((BigInt(hi) << 32n) | BigInt(lo)) * BigInt(rate);
+}
+
+/** Text of the subscriber-side address of an attribution (allocates; for keys and logs, not per record in bulk). */
+export function subscriberAddressText(flow: Readonly<AttributedFlow>): string {
+  return flow.address6 === null ? formatIpv4(flow.address4) : formatIpv6(flow.address6, flow.address6Offset);
+}

@@ -1,0 +1,172 @@
+/**
+ * "Which subscriber held address A at time T": longest-prefix match combined with
+ * validity intervals.
+ *
+ * Built once from the full assignment list and never mutated; the collector builds a
+ * new index when assignments change and swaps the reference (see BatchAttributor).
+ *
+ * A more specific prefix wins over a covering one only while it is assigned. That is
+ * resolved at build time rather than per lookup: prefixes are inserted shortest first,
+ * and each one stores its own timeline overlaid on the effective timeline of the
+ * longest prefix covering it. Every stored prefix containing an address lies on one
+ * chain, so the longest match's effective timeline answers for all of them, and a
+ * lookup stays one trie walk plus one binary search.
+ */
+import { InvalidIpError, type IpPrefix, PrefixTrie, formatPrefix, parseAddressOrPrefix, parseIpAddress } from '@flowbill/shared/ip/index';
+import { AttributionTableError } from './attribution-table-error.js';
+import { type HeldInterval, NO_HOLDER, OwnershipTimeline } from './ownership-timeline.js';
+
+export { NO_HOLDER } from './ownership-timeline.js';
+
+export interface SubscriberAssignment {
+  readonly subscriberId: string;
+  /** An address ("100.64.0.7", "2001:db8::7") or a prefix ("2001:db8:1:100::/56"); host bits must be clear. */
+  readonly prefix: string;
+  /** Start of validity, ms since epoch, inclusive. */
+  readonly validFrom: number;
+  /** End of validity, ms since epoch, exclusive; null (or Infinity) while the assignment lasts. */
+  readonly validTo: number | null;
+}
+
+interface PrefixGroup {
+  readonly prefix: IpPrefix;
+  readonly text: string;
+  readonly intervals: HeldInterval[];
+}
+
+export class SubscriberIndex {
+  /** An index in which nothing is assigned. */
+  static readonly EMPTY = new SubscriberIndex(new PrefixTrie(), [], [], 0);
+
+  private constructor(
+    private readonly timelines: PrefixTrie<OwnershipTimeline>,
+    /** Holder id -> subscriber; a holder is one (subscriber, prefix) pair. */
+    private readonly holderSubscribers: readonly string[],
+    /** Holder id -> canonical prefix text. */
+    private readonly holderPrefixes: readonly string[],
+    /** Number of assignment rows the index was built from. */
+    readonly assignmentCount: number,
+  ) {}
+
+  /**
+   * Build from the complete assignment list. Throws AttributionTableError listing
+   * every invalid row and every prefix held by two subscribers at the same time.
+   */
+  static build(assignments: readonly SubscriberAssignment[]): SubscriberIndex {
+    const problems: string[] = [];
+    const groups = new Map<string, PrefixGroup>();
+    const holderIds = new Map<string, number>();
+    const holderSubscribers: string[] = [];
+    const holderPrefixes: string[] = [];
+
+    assignments.forEach((assignment, row) => {
+      const parsed = parseAssignment(assignment, row, problems);
+      if (parsed === undefined) return;
+      const text = formatPrefix(parsed.prefix);
+      const holderKey = `${assignment.subscriberId}\n${text}`;
+      let holder = holderIds.get(holderKey);
+      if (holder === undefined) {
+        holder = holderSubscribers.length;
+        holderIds.set(holderKey, holder);
+        holderSubscribers.push(assignment.subscriberId);
+        holderPrefixes.push(text);
+      }
+      let group = groups.get(text);
+      if (group === undefined) {
+        group = { prefix: parsed.prefix, text, intervals: [] };
+        groups.set(text, group);
+      }
+      group.intervals.push({ from: parsed.from, to: parsed.to, holder });
+    });
+
+    const ownTimelines = new Map<PrefixGroup, OwnershipTimeline>();
+    for (const group of groups.values()) {
+      const timeline = OwnershipTimeline.fromIntervals(group.intervals, (kept, rejected) => {
+        problems.push(
+          `${group.text} is assigned to "${holderSubscribers[kept.holder]}" ${describeInterval(kept)} ` +
+            `and to "${holderSubscribers[rejected.holder]}" ${describeInterval(rejected)} at the same time`,
+        );
+      });
+      ownTimelines.set(group, timeline);
+    }
+    if (problems.length > 0) throw new AttributionTableError('subscriber assignments', problems);
+
+    // Shortest first, so the covering prefixes of each one are already in the trie.
+    const trie = new PrefixTrie<OwnershipTimeline>();
+    const byLength = [...groups.values()].sort((a, b) => a.prefix.length - b.prefix.length);
+    for (const group of byLength) {
+      const covering = group.prefix.version === 4 ? trie.lookup4(group.prefix.network) : trie.lookup6(group.prefix.network, 0);
+      const own = ownTimelines.get(group) ?? OwnershipTimeline.EMPTY;
+      trie.insert(group.prefix, covering === undefined ? own : own.overlay(covering));
+    }
+    return new SubscriberIndex(trie, holderSubscribers, holderPrefixes, assignments.length);
+  }
+
+  /** Holder of the uint32 IPv4 `address` at `time`, or NO_HOLDER. Allocation-free. */
+  holderOf4(address: number, time: number): number {
+    const timeline = this.timelines.lookup4(address);
+    return timeline === undefined ? NO_HOLDER : timeline.holderAt(time);
+  }
+
+  /** Holder of the IPv6 address at `bytes[offset..offset+16)` at `time`, or NO_HOLDER. Allocation-free. */
+  holderOf6(bytes: Uint8Array, offset: number, time: number): number {
+    const timeline = this.timelines.lookup6(bytes, offset);
+    return timeline === undefined ? NO_HOLDER : timeline.holderAt(time);
+  }
+
+  /** Subscriber of a holder id returned by holderOf4/holderOf6. */
+  subscriberOf(holder: number): string {
+    return this.holderSubscribers[holder];
+  }
+
+  /** Canonical text of the assigned prefix a holder id stands for, e.g. "2001:db8:1:100::/56". */
+  assignedPrefixOf(holder: number): string {
+    return this.holderPrefixes[holder];
+  }
+
+  /** Convenience for tests and tools (allocates): subscriber holding `address` text at `time`. */
+  subscriberAt(address: string, time: number): string | undefined {
+    const parsed = parseIpAddress(address);
+    const holder = parsed.version === 4 ? this.holderOf4(parsed.value, time) : this.holderOf6(parsed.bytes, 0, time);
+    return holder === NO_HOLDER ? undefined : this.holderSubscribers[holder];
+  }
+}
+
+/** Validate one row; pushes a line to `problems` and returns undefined when it is unusable. */
+function parseAssignment(
+  assignment: SubscriberAssignment,
+  row: number,
+  problems: string[],
+): { prefix: IpPrefix; from: number; to: number } | undefined {
+  const where = `row ${row} (subscriber ${JSON.stringify(assignment?.subscriberId)}, prefix ${JSON.stringify(assignment?.prefix)})`;
+  const before = problems.length;
+  if (typeof assignment?.subscriberId !== 'string' || assignment.subscriberId.length === 0) {
+    problems.push(`${where}: subscriberId must be a non-empty string`);
+  }
+  let prefix: IpPrefix | undefined;
+  try {
+    prefix = parseAddressOrPrefix(assignment?.prefix);
+  } catch (error) {
+    if (!(error instanceof InvalidIpError)) throw error;
+    problems.push(`${where}: ${error.message}`);
+  }
+  const from = assignment?.validFrom;
+  const to = assignment?.validTo === null ? Infinity : assignment?.validTo;
+  if (typeof from !== 'number' || !Number.isFinite(from)) {
+    problems.push(`${where}: validFrom must be a finite number of ms since the epoch, got ${String(from)}`);
+  } else if (typeof to !== 'number' || Number.isNaN(to) || to === -Infinity) {
+    problems.push(`${where}: validTo must be null or a finite number of ms since the epoch, got ${String(to)}`);
+  } else if (to <= from) {
+    problems.push(`${where}: validTo (${describeTime(to)}) must be after validFrom (${describeTime(from)})`);
+  }
+  if (problems.length > before || prefix === undefined) return undefined;
+  return { prefix, from: from as number, to: to as number };
+}
+
+function describeInterval(interval: HeldInterval): string {
+  return `[${describeTime(interval.from)}, ${interval.to === Infinity ? 'open' : describeTime(interval.to)})`;
+}
+
+function describeTime(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
