@@ -45,8 +45,3 @@ export function sumDecimals(values: Iterable<Decimal>): Decimal {
   for (const value of values) total = total.plus(value);
   return total;
 }
-
-/** Plain positional notation (never exponential), trailing zeros trimmed by decimal.js. */
-export function decimalToPlainString(value: Decimal): string {
-  return value.toFixed();
-}

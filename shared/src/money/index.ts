@@ -6,7 +6,7 @@ export {
   minorUnitDigits,
   type CurrencyCode,
 } from './currency.js';
-export { Decimal, ZERO, toDecimal, sumDecimals, decimalToPlainString, type DecimalInput, type DecimalRounding } from './decimal.js';
+export { Decimal, ZERO, toDecimal, sumDecimals, type DecimalInput, type DecimalRounding } from './decimal.js';
 export { ROUNDING_MODES, roundToDecimalPlaces, roundToMinorUnit, isWholeMinorUnits, type RoundingMode } from './rounding.js';
 export {
   money,
