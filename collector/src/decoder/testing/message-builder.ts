@@ -350,3 +350,177 @@ export function randomV9Records(rand: () => number, count: number, sysUptime: nu
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------
+// Helpers added for the decoder unit tests (src/decoder/*.test.ts).
+
+/** The bytes of all parts, one after the other. */
+export function concatBytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Copy of `msg` with a big-endian 16-bit value written at `at`. */
+export function withU16(msg: Uint8Array, at: number, value: number): Uint8Array {
+  const out = msg.slice();
+  out[at] = (value >>> 8) & 255;
+  out[at + 1] = value & 255;
+  return out;
+}
+
+/** Copy of `msg` with a big-endian 32-bit value written at `at`. */
+export function withU32(msg: Uint8Array, at: number, value: number): Uint8Array {
+  const out = msg.slice();
+  out[at] = (value >>> 24) & 255;
+  out[at + 1] = (value >>> 16) & 255;
+  out[at + 2] = (value >>> 8) & 255;
+  out[at + 3] = value & 255;
+  return out;
+}
+
+/**
+ * An IPFIX message with `extra` bytes appended. With `inLength` the header length covers
+ * them (bytes inside the message after the last set); without, they follow the message.
+ */
+export function ipfixWithExtraBytes(msg: Uint8Array, extra: Uint8Array, inLength: boolean): Uint8Array {
+  const out = concatBytes(msg, extra);
+  return inLength ? withU16(out, 2, out.length) : out;
+}
+
+/** A set of any id with a raw body (the length is computed), for hand-made malformed sets. */
+export function rawSet(setId: number, body: Uint8Array, lengthOverride?: number): Uint8Array {
+  const out = new Uint8Array(4 + body.length);
+  out.set(body, 4);
+  const length = lengthOverride ?? out.length;
+  out[0] = setId >>> 8;
+  out[1] = setId & 255;
+  out[2] = (length >>> 8) & 255;
+  out[3] = length & 255;
+  return out;
+}
+
+/** Big-endian bytes of unsigned 16-bit values. */
+export function u16Bytes(...values: number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 2);
+  values.forEach((v, k) => {
+    out[2 * k] = (v >>> 8) & 255;
+    out[2 * k + 1] = v & 255;
+  });
+  return out;
+}
+
+/** Big-endian bytes of unsigned 32-bit values. */
+export function u32Bytes(...values: number[]): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  values.forEach((v, k) => out.set(withU32(new Uint8Array(4), 0, v >>> 0), 4 * k));
+  return out;
+}
+
+/**
+ * A NetFlow v9 header followed by raw bytes (sets written by hand). The count is 0
+ * unless given: the decoder must not rely on it.
+ */
+export function v9Raw(h: V9Header, body: Uint8Array): Uint8Array {
+  return concatBytes(u16Bytes(9, h.count ?? 0), u32Bytes(h.sysUptime >>> 0, h.unixSecs, h.sequence >>> 0, h.sourceId >>> 0), body);
+}
+
+/** An IPFIX header followed by raw bytes; the header length covers them unless given. */
+export function ipfixRaw(h: IpfixHeader, body: Uint8Array, lengthOverride?: number): Uint8Array {
+  return concatBytes(u16Bytes(10, lengthOverride ?? 16 + body.length), u32Bytes(h.exportTime, h.sequence >>> 0, h.observationDomain >>> 0), body);
+}
+
+/** NTP-format timestamp (RFC 7011 dateTimeMicroseconds/Nanoseconds): seconds since 1900, 32-bit fraction. */
+export function ntpTimestamp(unixSeconds: number, fraction: number): bigint {
+  return (BigInt(unixSeconds + 2208988800) << 32n) | BigInt(fraction >>> 0);
+}
+
+/** NetFlow v1: 16-byte header, 48-byte records (no sequence, no AS or masks). */
+export function v1Message(h: { sysUptime: number; unixSecs: number; unixNsecs?: number; count?: number }, records: V5Record[]): Uint8Array {
+  const w = new Writer();
+  w.u16(1);
+  w.u16(h.count ?? records.length);
+  w.u32(h.sysUptime >>> 0);
+  w.u32(h.unixSecs);
+  w.u32(h.unixNsecs ?? 0);
+  for (const r of records) {
+    w.bytes(ipv4Bytes(r.src));
+    w.bytes(ipv4Bytes(r.dst));
+    w.bytes(ipv4Bytes(r.nextHop ?? '0.0.0.0'));
+    w.u16(r.input ?? 0);
+    w.u16(r.output ?? 0);
+    w.u32(r.packets);
+    w.u32(r.bytes);
+    w.u32(r.first >>> 0);
+    w.u32(r.last >>> 0);
+    w.u16(r.srcPort ?? 0);
+    w.u16(r.dstPort ?? 0);
+    w.u16(0); // pad1
+    w.u8(r.protocol ?? 6);
+    w.u8(r.tos ?? 0);
+    w.u8(r.tcpFlags ?? 0);
+    for (let k = 0; k < 7; k++) w.u8(0); // pad2 + reserved
+  }
+  return w.result();
+}
+
+/** NetFlow v7 (Catalyst): 24-byte header, 52-byte records. */
+export function v7Message(h: { sysUptime: number; unixSecs: number; unixNsecs?: number; flowSequence: number; count?: number }, records: V5Record[]): Uint8Array {
+  const w = new Writer();
+  w.u16(7);
+  w.u16(h.count ?? records.length);
+  w.u32(h.sysUptime >>> 0);
+  w.u32(h.unixSecs);
+  w.u32(h.unixNsecs ?? 0);
+  w.u32(h.flowSequence >>> 0);
+  w.u32(0); // reserved
+  for (const r of records) {
+    w.bytes(ipv4Bytes(r.src));
+    w.bytes(ipv4Bytes(r.dst));
+    w.bytes(ipv4Bytes(r.nextHop ?? '0.0.0.0'));
+    w.u16(r.input ?? 0);
+    w.u16(r.output ?? 0);
+    w.u32(r.packets);
+    w.u32(r.bytes);
+    w.u32(r.first >>> 0);
+    w.u32(r.last >>> 0);
+    w.u16(r.srcPort ?? 0);
+    w.u16(r.dstPort ?? 0);
+    w.u8(0); // flags
+    w.u8(r.tcpFlags ?? 0);
+    w.u8(r.protocol ?? 6);
+    w.u8(r.tos ?? 0);
+    w.u16(r.srcAs ?? 0);
+    w.u16(r.dstAs ?? 0);
+    w.u8(r.srcMask ?? 0);
+    w.u8(r.dstMask ?? 0);
+    w.u16(0); // flags
+    w.u32(0); // router_sc
+  }
+  return w.result();
+}
+
+/** What collectRows() needs of a FlowBatch (kept structural: this file does not import the decoder). */
+export interface RowSink<B> {
+  readonly length: number;
+  readonly capacity: number;
+  copyRowFrom(src: B, from: number): number;
+}
+
+/**
+ * An onBatch callback that copies every row it is handed into `into` (the decoder reuses
+ * its batch), and records the size of each batch in `sizes`.
+ */
+export function collectRows<B extends RowSink<B>>(into: B, sizes: number[] = []): (batch: B) => void {
+  return (batch) => {
+    sizes.push(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      if (into.length >= into.capacity) throw new Error('collectRows: destination batch is full');
+      into.copyRowFrom(batch, i);
+    }
+  };
+}
