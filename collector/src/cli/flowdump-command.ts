@@ -190,12 +190,14 @@ export async function runFlowdump(argv: string[], io: FlowdumpIo): Promise<numbe
   return exitCode;
 }
 
-/** A hex file is text of hex digits and line breaks; pcap files start with a binary magic. */
+/**
+ * Capture files are recognised by their magic number (classic pcap in both byte orders and
+ * resolutions, pcapng, gzip); the pcap reader explains the ones it cannot read. Anything
+ * else is taken as hex text, one message per line.
+ */
 function looksLikeHex(content: Buffer): boolean {
-  const head = content.subarray(0, Math.min(content.length, 512));
-  for (const c of head) {
-    const ok = (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102) || c === 10 || c === 13 || c === 32 || c === 9 || c === 35;
-    if (!ok) return false;
-  }
-  return content.length > 0;
+  if (content.length < 4) return true;
+  const magic = content.readUInt32BE(0);
+  const binary = [0xa1b2c3d4, 0xd4c3b2a1, 0xa1b23c4d, 0x4d3cb2a1, 0x0a0d0d0a];
+  return !binary.includes(magic) && !(content[0] === 0x1f && content[1] === 0x8b);
 }
