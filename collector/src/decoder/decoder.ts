@@ -144,8 +144,12 @@ export class FlowDecoder {
 
   /** @internal */
   emitBatch(): void {
-    this.opts.onBatch(this.batch);
-    this.batch.reset();
+    try {
+      this.opts.onBatch(this.batch);
+    } finally {
+      // Even if the consumer threw, these rows were handed over: never hand them out twice.
+      this.batch.reset();
+    }
   }
 
   /** @internal */
@@ -519,7 +523,7 @@ export class FlowDecoder {
     ex.stats.records += n;
     ex.stats.rateUnknownRecords += ctx.rateUnknownRecords;
     if (ctx.truncated) countError(ex.stats, 'record-truncated');
-    return t.recordLength > 0 ? Math.floor((end - p) / t.recordLength) : n;
+    return ctx.recordsRead;
   }
 
   /** Options data: sampler rates, system init time. Returns the records read. */
@@ -683,6 +687,7 @@ class Context implements DecodeContext {
   baseFlags = 0;
   rateUnknownRecords = 0;
   truncated = false;
+  recordsRead = 0;
   private ex: ExporterState | null = null;
   private dom: DomainState | null = null;
 

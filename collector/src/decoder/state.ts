@@ -65,7 +65,7 @@ export function newDomain(version: number, observationDomain: number): DomainSta
 // ---------------------------------------------------------------------------------
 // Snapshot (export/restore of template state)
 
-const fieldSchema = z.tuple([z.number().int().min(0).max(65535), z.number().int().min(1).max(65535), z.number().int().min(0).max(4294967295)]);
+const fieldSchema = z.tuple([z.number().int().min(0).max(65535), z.number().int().min(0).max(65535), z.number().int().min(0).max(4294967295)]);
 const templateSchema = z.object({
   templateId: z.number().int().min(256).max(65535),
   kind: z.enum(['data', 'options']),

@@ -6,7 +6,6 @@ export type DecodeErrorReason =
   | 'unknown-version'
   | 'v5-bad-count'
   | 'v5-truncated'
-  | 'v9-count-mismatch'
   | 'ipfix-length-mismatch'
   | 'set-too-short'
   | 'set-past-end'

@@ -55,6 +55,8 @@ export interface DecodeContext {
   rateUnknownRecords: number;
   /** Set by a variable-length decoder when a record ran past the set end. */
   truncated: boolean;
+  /** Data records the last decode call read (without the reverse rows of biflows). */
+  recordsRead: number;
 }
 
 export type RecordDecoder = (b: Uint8Array, off: number, end: number, ctx: DecodeContext) => number;
@@ -304,7 +306,8 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
     const at = fixed ? `p + ${offset}` : 'p';
     if (f.length === VARLEN) {
       // RFC 7011 7: one length byte, or 255 then a 2-byte length.
-      read.push('{ let l = b[p++]; if (l === 255) { l = (b[p] << 8) | b[p + 1]; p += 2; } p += l; }');
+      // `| 0`: past the end of the buffer b[p] is undefined; keep p numeric so the bound check fails it.
+      read.push('{ let l = b[p++] | 0; if (l === 255) { l = (b[p] << 8) | b[p + 1]; p += 2; } p += l; }');
       continue;
     }
     const role = roleOf(f, counters);
@@ -480,13 +483,14 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
   // v9: exportMs - (sysUptime - t) as a signed 32-bit difference (handles the 49.7-day wrap and
   // records stamped slightly after the header). IPFIX: relative to systemInitTime.
   loop.push('  const isV9 = version === 9;');
-  loop.push('  let count = 0; let p = off; let lastSid = -1; let lastRate = 0;');
+  // count = rows emitted (reverse biflow rows included); records = data records read.
+  loop.push('  let count = 0, records = 0; let p = off; let lastSid = -1; let lastRate = 0;');
   if (fixed) {
     loop.push(`  while (p + ${recordLength} <= end) {`);
     loop.push(`    if (batch.length + ${rowsPerRecord} > cap) ctx.emit();`);
     loop.push('    const i = batch.length++;');
     loop.push('    ' + body.join('\n    '));
-    loop.push('    count++;');
+    loop.push('    count++; records++;');
     loop.push('    ' + reverse.join('\n    '));
     loop.push(`    p += ${recordLength};`);
     loop.push('  }');
@@ -497,10 +501,11 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
     loop.push(`    if (batch.length + ${rowsPerRecord} > cap) ctx.emit();`);
     loop.push('    const i = batch.length++;');
     loop.push('    ' + body.join('\n    '));
-    loop.push('    count++;');
+    loop.push('    count++; records++;');
     loop.push('    ' + reverse.join('\n    '));
     loop.push('  }');
   }
+  loop.push('  ctx.recordsRead = records;');
   loop.push('  return count;');
   loop.push('};');
   const source = loop.join('\n');
