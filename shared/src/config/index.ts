@@ -1,0 +1,2 @@
+export { ConfigError, parseEnv, envBool, envInt, envString, envUrl } from './env.js';
+export { storesSchema, loadStoresConfig, type StoresConfig } from './stores.js';
