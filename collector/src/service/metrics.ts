@@ -1,0 +1,151 @@
+/**
+ * Prometheus metrics of the collector process. Counters the pipeline keeps itself (the
+ * decoder's per-exporter stats, the listener's counts) are read at scrape time, so the hot
+ * path only increments plain numbers.
+ */
+import http from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ExporterStats } from '../decoder/index.js';
+import type { UdpListenerStats } from './udp-listener.js';
+
+export interface CollectorMetricSources {
+  decoderStats(): ExporterStats[];
+  listenerStats(): UdpListenerStats;
+  unattributed(): { exporter: string; records: number; bytes: bigint }[];
+  pendingTemplateSets(): number;
+}
+
+export function createRegistry(): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+/** Metrics read from the pipeline's own counters at scrape time. */
+export function registerCollectorMetrics(registry: Registry, src: CollectorMetricSources): void {
+  const fromStats = (name: string, help: string, pick: (s: ExporterStats) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['exporter'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of src.decoderStats()) this.inc({ exporter: s.exporter }, pick(s));
+      },
+    });
+  fromStats('flowbill_decoder_messages_total', 'Export messages decoded, per exporter', (s) => s.messages);
+  fromStats('flowbill_decoder_records_total', 'Flow records decoded, per exporter', (s) => s.records);
+  fromStats('flowbill_decoder_missing_template_sets_total', 'Data sets that arrived before their template', (s) => s.missingTemplateSets);
+  fromStats('flowbill_decoder_pending_dropped_sets_total', 'Held data sets dropped: buffer overflow or exporter restart', (s) => s.pendingDroppedSets);
+  fromStats('flowbill_decoder_pending_expired_sets_total', 'Held data sets whose template never came in time', (s) => s.pendingExpiredSets);
+  fromStats('flowbill_decoder_sequence_lost_total', 'Messages (v9) or records (IPFIX, v5) lost according to sequence numbers', (s) => s.sequenceLost);
+  fromStats('flowbill_decoder_exporter_restarts_total', 'Exporter restarts detected', (s) => s.restarts);
+  fromStats('flowbill_decoder_rate_unknown_records_total', 'Records whose sampler rate is unknown (counted at rate 1)', (s) => s.rateUnknownRecords);
+  new Counter({
+    name: 'flowbill_decoder_errors_total',
+    help: 'Malformed input, per exporter and reason',
+    labelNames: ['exporter', 'reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const s of src.decoderStats()) for (const [reason, n] of Object.entries(s.errors)) this.inc({ exporter: s.exporter, reason }, n ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'flowbill_decoder_pending_sets',
+    help: 'Data sets currently waiting for their template',
+    registers: [registry],
+    collect() {
+      this.set(src.pendingTemplateSets());
+    },
+  });
+  new Counter({
+    name: 'flowbill_udp_datagrams_total',
+    help: 'Datagrams received from allowed exporters',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.listenerStats().datagrams);
+    },
+  });
+  new Counter({
+    name: 'flowbill_udp_dropped_total',
+    help: 'Datagrams dropped, by reason',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ reason: 'exporter-not-allowed' }, src.listenerStats().notAllowed);
+    },
+  });
+  new Counter({
+    name: 'flowbill_unattributed_bytes_total',
+    help: 'Scaled bytes of records with no subscriber at either end, per exporter',
+    labelNames: ['exporter'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of src.unattributed()) this.inc({ exporter: u.exporter }, Number(u.bytes));
+    },
+  });
+  new Counter({
+    name: 'flowbill_unattributed_records_total',
+    help: 'Records with no subscriber at either end, per exporter',
+    labelNames: ['exporter'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const u of src.unattributed()) this.inc({ exporter: u.exporter }, u.records);
+    },
+  });
+}
+
+/** Batch size and latency histograms for the store writers (Redis pushes, ClickHouse inserts). */
+export function storeMetrics(registry: Registry, store: 'redis' | 'clickhouse') {
+  return {
+    batchSize: new Histogram({
+      name: `flowbill_${store}_batch_size`,
+      help: `Entries per ${store} write`,
+      buckets: [1, 10, 100, 1000, 5000, 10000, 50000, 100000],
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: `flowbill_${store}_write_seconds`,
+      help: `Latency of ${store} writes`,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    failures: new Counter({ name: `flowbill_${store}_write_failures_total`, help: `Failed ${store} writes (retried)`, registers: [registry] }),
+  };
+}
+
+/** A tiny HTTP server exposing /metrics (and /healthz) for a non-HTTP process. */
+export async function serveMetrics(registry: Registry, host: string, port: number, healthy: () => boolean = () => true): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url === '/metrics') {
+      registry
+        .metrics()
+        .then((text) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(text);
+        })
+        .catch((err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        });
+    } else if (req.url === '/healthz') {
+      const ok = healthy();
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ status: ok ? 'ok' : 'unhealthy' }));
+    } else {
+      res.writeHead(404);
+      res.end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
