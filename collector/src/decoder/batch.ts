@@ -86,6 +86,8 @@ export class FlowBatch {
   readonly postNatSrcPort: Uint16Array;
   readonly postNatDstPort: Uint16Array;
   readonly flags: Uint8Array;
+  /** DataViews over the IPv6 columns, for 32-bit copies (decoder internals). */
+  readonly views: { readonly srcAddr6: DataView; readonly dstAddr6: DataView; readonly nextHop6: DataView };
 
   constructor(capacity = 8192) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`FlowBatch capacity must be a positive integer, got ${capacity}`);
@@ -127,6 +129,11 @@ export class FlowBatch {
     this.postNatSrcPort = new Uint16Array(capacity);
     this.postNatDstPort = new Uint16Array(capacity);
     this.flags = new Uint8Array(capacity);
+    this.views = {
+      srcAddr6: new DataView(this.srcAddr6.buffer),
+      dstAddr6: new DataView(this.dstAddr6.buffer),
+      nextHop6: new DataView(this.nextHop6.buffer),
+    };
   }
 
   get full(): boolean {

@@ -49,6 +49,12 @@ export interface DecoderOptions {
   pendingMaxBytes?: number;
   pendingMaxAgeMs?: number;
   /**
+   * Observation domains (v9 source ids, IPFIX domains, v5 engines) kept per exporter. Each
+   * carries template state; corrupt or spoofed messages could otherwise create them without
+   * end. Past the limit the least recently seen domain is forgotten (counted).
+   */
+  maxDomainsPerExporter?: number;
+  /**
    * Sampling rate to use for an exporter whatever it announces, keyed by "address",
    * "address:port" or "[v6address]:port". The most specific key wins.
    */
@@ -63,6 +69,7 @@ export const DECODER_DEFAULTS = {
   pendingMaxSets: 1024,
   pendingMaxBytes: 4 * 1024 * 1024,
   pendingMaxAgeMs: 30 * 60 * 1000,
+  maxDomainsPerExporter: 1024,
 } as const;
 
 const V9_HEADER = 20;
@@ -82,6 +89,7 @@ export class FlowDecoder {
       pendingMaxSets: options.pendingMaxSets ?? DECODER_DEFAULTS.pendingMaxSets,
       pendingMaxBytes: options.pendingMaxBytes ?? DECODER_DEFAULTS.pendingMaxBytes,
       pendingMaxAgeMs: options.pendingMaxAgeMs ?? DECODER_DEFAULTS.pendingMaxAgeMs,
+      maxDomainsPerExporter: options.maxDomainsPerExporter ?? DECODER_DEFAULTS.maxDomainsPerExporter,
       samplingOverrides: options.samplingOverrides ?? {},
       now: options.now ?? Date.now,
       onBatch: options.onBatch,
@@ -100,6 +108,7 @@ export class FlowDecoder {
   decode(message: Uint8Array, address: string, port: number, receivedAt: number = this.opts.now()): number {
     const ex = this.exporterState(address, port);
     ex.stats.messages++;
+    this.receivedAt = receivedAt;
     const before = ex.stats.records;
     try {
       if (message.length < 2) {
@@ -133,6 +142,9 @@ export class FlowDecoder {
     }
     return ex.stats.records - before;
   }
+
+  /** Receive time of the message being decoded. */
+  private receivedAt = 0;
 
   /** The last unexpected exception caught (for tests and debugging); null if none. */
   lastInternalError: unknown = null;
@@ -179,13 +191,15 @@ export class FlowDecoder {
   /** Forget idle templates and expired pending data. Call periodically (e.g. every minute). */
   expire(now: number = this.opts.now()): void {
     for (const ex of this.exporterList) {
-      for (const d of ex.domains.values()) {
+      for (const [key, d] of ex.domains) {
         for (const [id, t] of d.templates) {
           if (now - t.lastSeen > this.opts.templateIdleTimeoutMs) {
             d.templates.delete(id);
             ex.stats.templatesExpired++;
           }
         }
+        // A domain silent for as long as a template may live has nothing left worth keeping.
+        if (d.templates.size === 0 && now - d.lastSeen > this.opts.templateIdleTimeoutMs) ex.domains.delete(key);
       }
       this.expirePending(ex, now);
     }
@@ -252,10 +266,32 @@ export class FlowDecoder {
     const key = domainKey(version, observationDomain);
     let d = ex.domains.get(key);
     if (d === undefined) {
+      if (ex.domains.size >= this.opts.maxDomainsPerExporter) this.evictOldestDomain(ex);
       d = newDomain(version, observationDomain);
       ex.domains.set(key, d);
     }
+    d.lastSeen = this.receivedAt;
     return d;
+  }
+
+  private evictOldestDomain(ex: ExporterState): void {
+    let oldestKey = -1;
+    let oldest = Infinity;
+    for (const [key, d] of ex.domains) {
+      if (d.lastSeen < oldest) {
+        oldest = d.lastSeen;
+        oldestKey = key;
+      }
+    }
+    if (oldestKey < 0) return;
+    ex.domains.delete(oldestKey);
+    ex.stats.domainsEvicted++;
+    const before = ex.pending.length;
+    ex.pending = ex.pending.filter((s) => s.domainKey !== oldestKey);
+    if (ex.pending.length !== before) {
+      ex.pendingBytes = ex.pending.reduce((sum, s) => sum + s.bytes.length, 0);
+      ex.stats.pendingDroppedSets += before - ex.pending.length;
+    }
   }
 
   // -------------------------------------------------------------------------------
@@ -518,7 +554,7 @@ export class FlowDecoder {
     ctx.useDomain(d);
     ctx.truncated = false;
     ctx.rateUnknownRecords = 0;
-    const n = t.decode(msg, p, end, ctx);
+    const n = t.decode(msg, new DataView(msg.buffer, msg.byteOffset, msg.byteLength), p, end, ctx);
     // Reverse biflow rows are counted in n too; records for sequence purposes are forward ones.
     ex.stats.records += n;
     ex.stats.rateUnknownRecords += ctx.rateUnknownRecords;

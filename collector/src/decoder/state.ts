@@ -22,6 +22,8 @@ export interface DomainState {
   sentData: boolean;
   sentOptions: boolean;
   readonly sequence: SequenceTracker;
+  /** Receive time of the domain's last message: idle domains are forgotten by expire(). */
+  lastSeen: number;
 }
 
 export interface PendingSet {
@@ -59,6 +61,7 @@ export function newDomain(version: number, observationDomain: number): DomainSta
     sentData: false,
     sentOptions: false,
     sequence: new SequenceTracker(version === 9 ? 'messages' : 'records'),
+    lastSeen: 0,
   };
 }
 
@@ -144,6 +147,7 @@ export function restoreDomain(snap: TemplateSnapshot['exporters'][number]['domai
   d.systemInitMs = snap.systemInitMs ?? NaN;
   d.sentData = snap.sentData;
   d.sentOptions = snap.sentOptions;
+  d.lastSeen = Math.max(0, ...snap.templates.map((t) => t.lastSeen));
   // Sequence numbering restarts from the first message after the restore.
   d.sequence.markResync();
   return d;

@@ -31,6 +31,8 @@ export interface ExporterStats {
   templateRedefinitions: number;
   templateWithdrawals: number;
   templatesExpired: number;
+  /** Observation domains forgotten because the exporter had too many (maxDomainsPerExporter). */
+  domainsEvicted: number;
   /** Data sets that arrived before their template (held in the pending buffer). */
   missingTemplateSets: number;
   pendingDecodedSets: number;
@@ -57,6 +59,7 @@ export function emptyStats(exporter: string): ExporterStats {
     templateRedefinitions: 0,
     templateWithdrawals: 0,
     templatesExpired: 0,
+    domainsEvicted: 0,
     missingTemplateSets: 0,
     pendingDecodedSets: 0,
     pendingDroppedSets: 0,
