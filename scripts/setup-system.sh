@@ -11,6 +11,10 @@ declare -A wanted=(
   [softflowd]=softflowd    # real exporter: turns generated pcaps into NetFlow v5/v9/IPFIX
   [nfcapd]=nfdump          # reference collector (benchmarks)
   [nfacctd]=pmacct         # reference collector (benchmarks)
+  [clickhouse-server]=clickhouse-server   # usage store (tests start private servers)
+  [clickhouse-client]=clickhouse-client
+  [redis-server]=redis-server             # hot aggregates and job queues
+  [pg_ctlcluster]=postgresql              # system of record
 )
 
 missing=()

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-system.sh test
+bash scripts/ensure-services.sh
 pnpm install --frozen-lockfile
 pnpm run typecheck
 pnpm run test
