@@ -1,0 +1,6 @@
+/** Redis -> ClickHouse exactly-once flush; see README.md. */
+export { type InsertPart, MalformedBatchError, readBatchRows, splitIntoParts } from './batch-reader.js';
+export { type BatchInfo, claimBatch, type ClaimRequest, cleanupBatch, recoverBatch, renewLease } from './batch-scripts.js';
+export { ClickHouseUsageStore } from './clickhouse-store.js';
+export { type CycleSummary, Flusher, type FlusherHooks, type FlusherOptions } from './flusher.js';
+export type { UsageRow, UsageStore } from './usage-store.js';
