@@ -1,0 +1,185 @@
+/**
+ * The collector process: UDP → decode → attribute (address → subscriber at the flow's
+ * time) → minute aggregation → idempotent pushes into Redis.
+ *
+ * Start order matters for billing: the subscriber index is loaded BEFORE the UDP ports open,
+ * since flows decoded without it would all be counted as unattributed.
+ */
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { Registry } from 'prom-client';
+import { MinuteAggregator } from '../aggregation/index.js';
+import { BatchAttributor, SubscriberIndex, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
+import { FlowDecoder, type FlowBatch } from '../decoder/index.js';
+import { RedisUsageSink } from '../redis/index.js';
+import { AssignmentWatcher } from '../subscribers/assignment-watcher.js';
+import type { CollectorConfig } from './config.js';
+import { ExporterAllowlist } from './exporter-allowlist.js';
+import { registerCollectorMetrics, serveMetrics } from './metrics.js';
+import { PromPipelineMetrics } from './prom-pipeline-metrics.js';
+import { UdpListener, type BoundSocket } from './udp-listener.js';
+
+export interface CollectorServiceDeps {
+  config: CollectorConfig;
+  redis: Redis;
+  redisPrefix: string;
+  pool: pg.Pool;
+  databaseUrl: string;
+  registry: Registry;
+  log?: (message: string) => void;
+  /** Serve /metrics over HTTP (tests may turn it off). Default true. */
+  serveMetricsHttp?: boolean;
+}
+
+/** How long start() waits for the first subscriber index before giving up. */
+const FIRST_INDEX_TIMEOUT_MS = 60_000;
+
+export class CollectorService {
+  readonly decoder: FlowDecoder;
+  readonly attributor: BatchAttributor;
+  readonly aggregator: MinuteAggregator;
+  readonly sink: RedisUsageSink;
+  readonly unattributed = new UnattributedTally();
+  readonly listener: UdpListener;
+  private readonly watcher: AssignmentWatcher;
+  private timers: NodeJS.Timeout[] = [];
+  private metricsServer: http.Server | null = null;
+  private indexLoaded = false;
+  private readonly log: (message: string) => void;
+  /** Entries the sink refused (Redis unreachable for too long): never silent. */
+  refusedEntries = 0;
+
+  constructor(private readonly deps: CollectorServiceDeps) {
+    const c = deps.config;
+    this.log = deps.log ?? ((m) => console.error(`[collector ${c.COLLECTOR_ID}] ${m}`));
+    const classifier = TrafficClassifier.build({ classes: c.COLLECTOR_CLASSES, defaultClass: c.COLLECTOR_DEFAULT_CLASS });
+    this.attributor = new BatchAttributor({ subscribers: SubscriberIndex.EMPTY, classifier });
+    this.decoder = new FlowDecoder({
+      onBatch: (batch) => this.onBatch(batch),
+      samplingOverrides: c.COLLECTOR_SAMPLING_OVERRIDES,
+      templateIdleTimeoutMs: c.COLLECTOR_TEMPLATE_TIMEOUT_SECONDS * 1000,
+    });
+    this.aggregator = new MinuteAggregator({
+      // Exporter ids are per process; Redis keeps the router's address.
+      exporterLabel: (id) => this.decoder.exporter(id).key,
+      onFull: () => this.pushAggregates(),
+    });
+    const metrics = new PromPipelineMetrics(deps.registry);
+    this.sink = new RedisUsageSink(deps.redis, {
+      prefix: deps.redisPrefix,
+      collectorId: c.COLLECTOR_ID,
+      pushIntervalMs: c.COLLECTOR_PUSH_INTERVAL_MS,
+      metrics,
+      onRefused: (entries, reason) => {
+        this.refusedEntries += entries.length;
+        this.log(`Redis sink refused ${entries.length} usage entries (${reason}); they are not accepted`);
+      },
+      onPushError: (error, attempt) => {
+        if (attempt === 1 || attempt % 20 === 0) this.log(`push to Redis failed (attempt ${attempt}), retrying: ${(error as Error).message}`);
+      },
+    });
+    this.watcher = new AssignmentWatcher({
+      pool: deps.pool,
+      databaseUrl: deps.databaseUrl,
+      reloadIntervalMs: c.COLLECTOR_ASSIGNMENT_RELOAD_SECONDS * 1000,
+      onIndex: (index, info) => {
+        this.attributor.replaceSubscriberIndex(index);
+        if (!this.indexLoaded) this.log(`subscriber index loaded: ${info.assignments} assignments`);
+        this.indexLoaded = true;
+      },
+      log: (m: string) => this.log(m),
+    });
+    this.listener = new UdpListener({
+      listen: c.COLLECTOR_LISTEN,
+      receiveBufferBytes: c.COLLECTOR_RECEIVE_BUFFER_BYTES,
+      allowlist: new ExporterAllowlist(c.COLLECTOR_EXPORTERS),
+      onMessage: (msg, address, port) => this.decoder.decode(msg, address, port, Date.now()),
+    });
+    registerCollectorMetrics(deps.registry, {
+      decoderStats: () => this.decoder.stats(),
+      listenerStats: () => this.listener.stats,
+      unattributed: () => [...this.unattributed.entries()].map(([id, u]) => ({ exporter: this.decoder.exporter(id).key, records: u.records, bytes: u.bytes })),
+      pendingTemplateSets: () => this.decoder.pendingSets(),
+    });
+  }
+
+  private onBatch(batch: FlowBatch): void {
+    this.attributor.attribute(batch, (flow) => this.aggregator.add(flow), this.unattributed);
+  }
+
+  /** Hand what the aggregator holds to the Redis sink (which pushes on its own timer). */
+  private pushAggregates(): void {
+    const entries = this.aggregator.drain();
+    if (entries.length > 0) this.sink.add(entries);
+  }
+
+  async start(): Promise<BoundSocket[]> {
+    const c = this.deps.config;
+    this.restoreTemplates();
+    const deadline = Date.now() + FIRST_INDEX_TIMEOUT_MS;
+    let loaded = await this.watcher.start();
+    while (!loaded && !this.indexLoaded && Date.now() < deadline) {
+      this.log('waiting for PostgreSQL to load the subscriber index');
+      await new Promise((r) => setTimeout(r, 1000));
+      loaded = await this.watcher.reload('manual');
+    }
+    if (!this.indexLoaded) throw new Error('could not load subscriber assignments from PostgreSQL; refusing to collect flows nobody can be billed for');
+    this.sink.start();
+    const tick = setInterval(() => {
+      // Records wait in the decoder's batch until it fills: hand over what is there.
+      this.decoder.flush();
+      this.pushAggregates();
+    }, Math.max(20, Math.floor(c.COLLECTOR_PUSH_INTERVAL_MS / 2)));
+    const expire = setInterval(() => this.decoder.expire(Date.now()), 60_000);
+    const save = setInterval(() => this.saveTemplates(), 60_000);
+    for (const t of [tick, expire, save]) t.unref();
+    this.timers = [tick, expire, save];
+    if (this.deps.serveMetricsHttp !== false) {
+      const m = c.COLLECTOR_METRICS_LISTEN;
+      this.metricsServer = await serveMetrics(this.deps.registry, m.host, m.port, () => this.indexLoaded);
+    }
+    const bound = await this.listener.start();
+    for (const b of bound) this.log(`listening on udp ${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port} (receive buffer ${b.receiveBufferBytes} bytes)`);
+    return bound;
+  }
+
+  /** Stop receiving, push everything decoded so far, save template state. */
+  async stop(): Promise<{ unpushedKeys: number }> {
+    await this.listener.stop();
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.decoder.flush();
+    this.pushAggregates();
+    const result = await this.sink.stop({ timeoutMs: 30_000 });
+    if (result.unpushedKeys > 0) this.log(`stopped with ${result.unpushedKeys} usage entries not acknowledged by Redis`);
+    this.saveTemplates();
+    await this.watcher.stop();
+    if (this.metricsServer) await new Promise<void>((r) => this.metricsServer!.close(() => r()));
+    return result;
+  }
+
+  private restoreTemplates(): void {
+    const file = this.deps.config.COLLECTOR_STATE_FILE;
+    if (!file || !existsSync(file)) return;
+    try {
+      const r = this.decoder.restoreState(JSON.parse(readFileSync(file, 'utf8')));
+      this.log(`restored ${r.templates} templates of ${r.exporters} exporters from ${file}`);
+    } catch (e) {
+      // A damaged state file costs a few minutes of waiting for templates, not the collector.
+      this.log(`ignoring template state in ${file}: ${(e as Error).message}`);
+    }
+  }
+
+  private saveTemplates(): void {
+    const file = this.deps.config.COLLECTOR_STATE_FILE;
+    if (!file) return;
+    try {
+      writeFileSync(`${file}.tmp`, JSON.stringify(this.decoder.exportState(Date.now())));
+      renameSync(`${file}.tmp`, file);
+    } catch (e) {
+      this.log(`could not save template state to ${file}: ${(e as Error).message}`);
+    }
+  }
+}
