@@ -64,6 +64,7 @@ export const IE = {
   postNATDestinationIPv4Address: 226,
   postNAPTSourceTransportPort: 227,
   postNAPTDestinationTransportPort: 228,
+  ipTotalLength: 224,
   natEvent: 230,
   initiatorOctets: 231,
   responderOctets: 232,
@@ -76,6 +77,7 @@ export const IE = {
   samplingPacketSpace: 306,
   samplingSize: 309,
   samplingPopulation: 310,
+  dataLinkFrameSize: 312,
 } as const;
 
 /** RFC 5103: reverse-direction elements are the forward ids under this enterprise number. */

@@ -175,7 +175,7 @@ type Role =
   | 'smask' | 'dmask' | 'sas' | 'das' | 'inIf' | 'outIf' | 'phyIn' | 'phyOut' | 'dir'
   | 'sid' | 'rInterval' | 'rRandom' | 'rPktInterval' | 'rPktSpace' | 'rSize' | 'rPopulation'
   | 'tUp' | 'tDown' | 'startS' | 'endS' | 'startMs' | 'endMs' | 'startUs' | 'endUs' | 'startNs' | 'endNs'
-  | 'startDelta' | 'endDelta' | 'durMs' | 'durUs'
+  | 'startDelta' | 'endDelta' | 'durMs' | 'durUs' | 'initMs' | 'ipLen' | 'frameLen'
   | 'natSa' | 'natDa' | 'natSp' | 'natDp';
 
 /** Which role a field plays, considering its length; null = skip it. */
@@ -256,6 +256,9 @@ function roleOf(f: TemplateField, counterSource: { bytes: number; packets: numbe
     case IE.flowStartDeltaMicroseconds: return len === 4 ? 'startDelta' : null;
     case IE.flowEndDeltaMicroseconds: return len === 4 ? 'endDelta' : null;
     case IE.flowDurationMilliseconds: return len === 4 ? 'durMs' : null;
+    case IE.systemInitTimeMilliseconds: return len === 8 ? 'initMs' : null;
+    case IE.ipTotalLength: return small ? 'ipLen' : null;
+    case IE.dataLinkFrameSize: return small ? 'frameLen' : null;
     case IE.flowDurationMicroseconds: return len === 4 ? 'durUs' : null;
     case IE.postNATSourceIPv4Address: return len === 4 ? 'natSa' : null;
     case IE.postNATDestinationIPv4Address: return len === 4 ? 'natDa' : null;
@@ -383,9 +386,17 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
     if (!w) return [`C.${hiCol}[i] = 0;`, `C.${loCol}[i] = 0;`];
     return [`C.${hiCol}[i] = ${high32(w.at, w.len)};`, `C.${loCol}[i] = ${low32(w.at, w.len)};`];
   };
-  body.push(...counterCode('bytesHi', 'bytesLo', 'bytes'), ...counterCode('packetsHi', 'packetsLo', 'packets'));
+  // Packet-sampling (PSAMP) records describe ONE sampled packet and carry its length
+  // instead of flow counters: bill them as 1 packet of ipTotalLength (layer 3, like the
+  // octet counters of flow records) or, failing that, of the frame size.
+  const psamp = !has('bytes') && !has('packets') && !has('rbytes') && !has('rpackets') && (has('ipLen') || has('frameLen'));
+  if (psamp) {
+    body.push(`C.bytesHi[i] = 0; C.bytesLo[i] = ${has('ipLen') ? val('ipLen') : val('frameLen')};`, 'C.packetsHi[i] = 0; C.packetsLo[i] = 1;');
+  } else {
+    body.push(...counterCode('bytesHi', 'bytesLo', 'bytes'), ...counterCode('packetsHi', 'packetsLo', 'packets'));
+  }
   let flags = 'baseFlags';
-  if (!has('bytes') && !has('packets') && !has('rbytes') && !has('rpackets')) flags += ` | ${FlowFlag.NoCounters}`;
+  if (!psamp && !has('bytes') && !has('packets') && !has('rbytes') && !has('rpackets')) flags += ` | ${FlowFlag.NoCounters}`;
 
   // Sampling: override > rate carried in the record > sampler id > domain default.
   body.push(`let rate = defaultRate; let fl = ${flags} | defaultRateFlags;`);
@@ -431,6 +442,10 @@ function buildRecordDecoder(fields: readonly TemplateField[]): RecordDecoder {
   else if (has('endS')) endExpr.push(`${val('endS')} * 1000`);
   else if (has('endDelta')) endExpr.push(`exportMs - ${val('endDelta')} / 1000`);
   else if (has('tUp')) endExpr.push(`(isV9 ? exportMs - ((sysUptime - ${val('tUp')}) | 0) : initMs + ${val('tUp')})`);
+  // Huawei puts systemInitTimeMilliseconds in every data record: it beats the options one.
+  if (has('initMs')) body.push(`const recInitMs = ${num('initMs')};`);
+  const initRef = has('initMs') ? 'recInitMs' : 'initMs';
+  for (const list of [startExpr, endExpr]) for (let k = 0; k < list.length; k++) list[k] = list[k].replace(/: initMs \+/g, `: ${initRef} +`);
   const dur = has('durMs') ? val('durMs') : has('durUs') ? `${val('durUs')} / 1000` : null;
   const s = startExpr[0];
   const e = endExpr[0];
