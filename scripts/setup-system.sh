@@ -15,6 +15,7 @@ declare -A wanted=(
   [clickhouse-client]=clickhouse-client
   [redis-server]=redis-server             # hot aggregates and job queues
   [pg_ctlcluster]=postgresql              # system of record
+  [docker-compose]=docker-compose         # validates docker/compose.yaml (no engine needed)
 )
 
 missing=()

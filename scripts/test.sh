@@ -7,4 +7,8 @@ bash scripts/setup-system.sh test
 bash scripts/ensure-services.sh
 pnpm install --frozen-lockfile
 pnpm run typecheck
+# The production compose file must stay valid (no Docker engine is needed for this).
+POSTGRES_PASSWORD=ci CLICKHOUSE_PASSWORD=ci COLLECTOR_EXPORTERS=192.0.2.0/24 \
+  docker-compose -f docker/compose.yaml config -q
+echo "docker/compose.yaml: valid"
 pnpm run test
