@@ -60,18 +60,20 @@ CREATE TABLE ip_assignments (
   ),
   -- Two subscribers never hold a common address at a common instant, so nobody pays
   -- for somebody else's byte. The database enforces it whatever the writer.
-  -- The prefix comes first although the rule reads "subscriber <> and prefix && and
-  -- valid &&": GiST arranges its tree mostly by the first column, and with the
-  -- subscriber first every check had to visit most of the tree (50,000 imported rows
-  -- took minutes instead of seconds). The order does not change what is excluded.
+  -- This is "subscriber_id WITH <>, prefix WITH &&, valid WITH &&" with the columns
+  -- reordered and family(prefix) put first, which excludes exactly the same rows
+  -- (addresses of different families never overlap) but keeps the check fast: GiST
+  -- arranges its tree mostly by the first column, and inet keys summarise a subtree
+  -- by its common leading bits, which mean nothing once IPv4 and IPv6 share a
+  -- subtree. With the subscriber first, importing 50,000 rows took minutes; in this
+  -- order it takes a few seconds.
   CONSTRAINT ip_assignments_no_shared_address
-    EXCLUDE USING gist (prefix inet_ops WITH &&, valid WITH &&, subscriber_id WITH <>),
-  -- The same subscriber holding the same prefix twice at once is a duplicate row (a
-  -- CSV imported twice); harmless for attribution, but it would make "end the
-  -- assignment of P at T" ambiguous.
-  CONSTRAINT ip_assignments_no_duplicate
-    EXCLUDE USING gist (prefix inet_ops WITH =, valid WITH &&, subscriber_id WITH =)
+    EXCLUDE USING gist (family(prefix) WITH =, prefix inet_ops WITH &&, valid WITH &&, subscriber_id WITH <>)
 );
+
+-- A subscriber's assignments (the API, the foreign key when a subscriber is deleted, and
+-- the import's check for rows it already holds).
+CREATE INDEX ip_assignments_subscriber ON ip_assignments (subscriber_id, prefix);
 
 CREATE FUNCTION ip_assignments_notify_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
