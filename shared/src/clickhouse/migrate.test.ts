@@ -55,6 +55,12 @@ describe('migrate with the project migrations', () => {
         flows_raw: 'MergeTree',
         flush_batches: 'MergeTree',
         flush_batches_mv: 'MaterializedView',
+        // The rater's mirror of invoice lines (shared/migrations/clickhouse/0101_line_items.sql).
+        line_items: 'ReplacingMergeTree',
+        revenue_by_day: 'View',
+        revenue_by_service: 'View',
+        revenue_by_tariff: 'View',
+        revenue_by_traffic_class: 'View',
         schema_migrations: 'MergeTree',
         usage_1d: 'SummingMergeTree',
         usage_1d_mv: 'MaterializedView',
