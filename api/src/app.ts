@@ -10,6 +10,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import authPlugin from './auth/plugin.js';
+import billingPlugin from './billing/routes.js';
 import { installErrorHandlers } from './errors.js';
 import { docsUiPlugin, openApiPlugin } from './plugins/docs.js';
 import healthPlugin from './plugins/health.js';
@@ -61,5 +62,6 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   });
   await app.register(usagePlugin, { clickhouse, pool });
+  await app.register(billingPlugin, { pool, now: deps.now });
   return app;
 }

@@ -41,7 +41,7 @@ describe('/docs', () => {
     expect(spec.statusCode).toBe(200);
     const doc = spec.json();
     expect(doc.openapi).toBe('3.1.0');
-    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/v1/subscribers/{id}/usage']);
+    expect(Object.keys(doc.paths).sort()).toEqual(['/healthz', '/metrics', '/v1/invoices/{invoiceId}', '/v1/invoices/{invoiceId}/credit-notes', '/v1/subscribers/{id}/charges/current', '/v1/subscribers/{id}/invoices', '/v1/subscribers/{id}/line-items', '/v1/subscribers/{id}/usage']);
     expect(doc.components.securitySchemes).toMatchObject({
       bearerAuth: { type: 'http', scheme: 'bearer' },
       apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
