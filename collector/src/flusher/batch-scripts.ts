@@ -52,16 +52,21 @@ return claimed
 );
 
 /**
- * Recover: take over a batch whose lease expired (its flusher died or stalled).
+ * Recover: take over a batch whose lease expired (its flusher died or stalled), or one
+ * this same owner already holds but lost track of — the reply to its claim was lost (Redis
+ * restarted, connection reset), or the flusher restarted under the same id. A flusher works
+ * on one batch at a time and only recovers between batches, so a batch under its own name
+ * found then is an orphan, not one in progress.
  * KEYS: 1 flushing, 2 batch hash. ARGV: 1 batchId, 2 owner, 3 leaseMs.
- * Returns the batch hash as a flat array, or nil when the lease is still valid or the
- * batch is gone (finished meanwhile).
+ * Returns the batch hash as a flat array, or nil when the lease is still valid (and not
+ * ours) or the batch is gone (finished meanwhile).
  */
 const RECOVER = new LuaScript(
   'recover',
   `${NOW}
 local expiry = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if not expiry or tonumber(expiry) > now then return false end
+if not expiry then return false end
+if tonumber(expiry) > now and redis.call('HGET', KEYS[2], 'owner') ~= ARGV[2] then return false end
 redis.call('ZADD', KEYS[1], string.format('%d', now + tonumber(ARGV[3])), ARGV[1])
 redis.call('HSET', KEYS[2], 'owner', ARGV[2])
 return redis.call('HGETALL', KEYS[2])

@@ -171,6 +171,12 @@ export class Flusher {
     const redisNow = await this.redisTimeMs();
 
     const expired = await this.redis.zrangebyscore(this.keys.flushing, '-inf', String(redisNow), 'LIMIT', 0, 100);
+    // Batches still leased to our own id: orphans of a claim whose reply was lost, or of a
+    // previous process under the same FLUSHER_ID. No need to wait for their lease.
+    const leased = await this.redis.zrangebyscore(this.keys.flushing, `(${redisNow}`, '+inf', 'LIMIT', 0, 1000);
+    for (const batchId of leased) {
+      if ((await this.redis.hget(this.keys.batch(batchId), 'owner')) === this.flusherId) expired.push(batchId);
+    }
     for (const batchId of expired) {
       if (this.stopping.signal.aborted) break;
       const batch = await recoverBatch(this.redis, this.keys, batchId, this.flusherId, this.leaseMs);

@@ -125,6 +125,8 @@ export const flusherConfigSchema = z.object({
   FLUSHER_CLOSE_DELAY_MS: envInt(0, 3_600_000, 90_000),
   FLUSHER_CLAIM_INTERVAL_MS: envInt(100, 600_000, 5_000),
   FLUSHER_MAX_INSERT_ROWS: envInt(1, 1_000_000, 50_000),
+  /** Lease on a claimed batch: how long a dead flusher's batches wait before another takes them. */
+  FLUSHER_LEASE_MS: envInt(40_000, 3_600_000, 120_000),
   FLUSHER_METRICS_LISTEN: hostPort('127.0.0.1:9103'),
 });
 export type FlusherConfig = z.infer<typeof flusherConfigSchema>;

@@ -30,6 +30,8 @@ async function main(): Promise<void> {
     closeDelayMs: config.FLUSHER_CLOSE_DELAY_MS,
     claimIntervalMs: config.FLUSHER_CLAIM_INTERVAL_MS,
     maxInsertRows: config.FLUSHER_MAX_INSERT_ROWS,
+    leaseMs: config.FLUSHER_LEASE_MS,
+    // Must exceed the ClickHouse client's request timeout (25 s) and leave lease to spare.
     insertTimeoutMs: 30_000,
     metrics: new PromPipelineMetrics(registry),
     onError: (error, context) => log(`${context}: ${(error as Error).message} (will retry)`),
@@ -53,6 +55,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  // Start claiming once Redis answers (a first cycle on a connecting client just fails).
+  if (redis.status !== 'ready') await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
   flusher.start();
   log(`flushing closed minutes to ${stores.CLICKHOUSE_URL}/${stores.CLICKHOUSE_DATABASE}; metrics on http://${m.host}:${m.port}/metrics`);
 }
