@@ -184,7 +184,7 @@ flowbill is running (data in ${dataDir}). Ctrl-C stops everything.
 
   NetFlow/IPFIX in:  udp 127.0.0.1:${ports.netflow} and :${ports.ipfix} (demo exporter sending NetFlow v9)
   API:               http://127.0.0.1:${ports.api}  (docs: /docs)   API key: ${apiKey}
-  metrics:           collector http://127.0.0.1:9102/metrics, flusher http://127.0.0.1:9103/metrics
+  metrics:           collector http://127.0.0.1:9102/metrics, flusher http://127.0.0.1:9103/metrics (same API key)
 
   Usage appears about a minute after traffic (minutes close after ${process.env.FLUSHER_CLOSE_DELAY_MS ?? '15000'} ms):
     curl -H 'Authorization: Bearer ${apiKey}' \\

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseIpv4 } from '@flowbill/shared/ip/index';
-import { BatchAttributor, SubscriberIndex, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
+import { BatchAttributor, SubscriberIndex, spreadOverMinutes, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
 import { FlowBatch } from '../decoder/batch.js';
 import { MinuteAggregator, type UsageRecord } from './minute-aggregator.js';
 import type { UsageEntry } from './usage-entry.js';
@@ -207,5 +207,140 @@ describe('MinuteAggregator', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('MinuteAggregator fast path (numbers and the IPv4 entry cache)', () => {
+  /** What the bigint spreader says, summed per key: the reference the fast path must match. */
+  function reference(flows: readonly { exporter: string; subscriberId: string; address: string; direction: 'upload' | 'download'; start: number; end: number; bytes: bigint; packets: bigint }[]) {
+    const out = new Map<string, { bytes: bigint; packets: bigint; flows: bigint }>();
+    const add = (key: string, bytes: bigint, packets: bigint, flows: bigint) => {
+      const e = out.get(key) ?? { bytes: 0n, packets: 0n, flows: 0n };
+      e.bytes += bytes;
+      e.packets += packets;
+      e.flows += flows;
+      out.set(key, e);
+    };
+    for (const f of flows) {
+      const key = (minuteMs: number) => `${f.exporter}|${f.subscriberId}|${f.address}|${minuteMs / 1000}|${f.direction}|internet`;
+      const startMinute = Math.floor(f.start / M) * M;
+      let counted = false;
+      spreadOverMinutes(f.start, f.end, f.bytes, f.packets, (minute, bytes, packets) => {
+        const flows = !counted && minute === startMinute ? 1n : 0n;
+        if (flows === 1n) counted = true;
+        add(key(minute), bytes, packets, flows);
+      });
+      if (!counted) add(key(startMinute), 0n, 0n, 1n);
+    }
+    return out;
+  }
+
+  function summed(entries: readonly UsageEntry[]) {
+    const out = new Map<string, { bytes: bigint; packets: bigint; flows: bigint }>();
+    for (const e of entries) {
+      const key = `${e.exporter}|${e.subscriberId}|${e.address}|${e.minute}|${e.direction}|${e.trafficClass}`;
+      const t = out.get(key) ?? { bytes: 0n, packets: 0n, flows: 0n };
+      t.bytes += e.bytes;
+      t.packets += e.packets;
+      t.flows += e.flows;
+      out.set(key, t);
+    }
+    return out;
+  }
+
+  it('gives exactly what the bigint spreader gives, for any flows, sizes and drains', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            exporterId: fc.integer({ min: 0, max: 2 }),
+            subscriber: fc.integer({ min: 0, max: 3 }),
+            upload: fc.boolean(),
+            startOffset: fc.double({ min: 0, max: 5 * M, noNaN: true }),
+            duration: fc.oneof(fc.integer({ min: -1000, max: 3 * M }), fc.double({ min: 0, max: 2, noNaN: true })),
+            bytes: fc.oneof(fc.bigInt({ min: 0n, max: 2000n }), fc.bigInt({ min: 0n, max: 2n ** 40n }), fc.bigInt({ min: 0n, max: 2n ** 70n })),
+            packets: fc.oneof(fc.bigInt({ min: 0n, max: 3n }), fc.bigInt({ min: 0n, max: 2n ** 54n })),
+          }),
+          { maxLength: 80 },
+        ),
+        fc.integer({ min: 0, max: 30 }),
+        (specs, chunk) => {
+          const aggregator = new MinuteAggregator({ exporterLabel: (id) => `r${id}` });
+          const drained: UsageEntry[] = [];
+          const flows = specs.map((s) => ({
+            exporter: `r${s.exporterId}`,
+            // Two subscribers share one address (a reassignment): the cache must tell them apart.
+            subscriberId: `s${s.subscriber}`,
+            address: `100.64.0.${s.subscriber % 2}`,
+            direction: (s.upload ? 'upload' : 'download') as 'upload' | 'download',
+            start: T0 + s.startOffset,
+            end: T0 + s.startOffset + s.duration,
+            bytes: s.bytes,
+            packets: s.packets,
+          }));
+          specs.forEach((s, k) => {
+            const f = flows[k];
+            aggregator.add({
+              row: k,
+              exporterId: s.exporterId,
+              subscriberId: f.subscriberId,
+              assignedPrefix: `${f.address}/32`,
+              direction: f.direction,
+              trafficClass: 'internet',
+              ipVersion: 4,
+              address4: parseIpv4(f.address),
+              address6: null,
+              address6Offset: 0,
+              bytes: f.bytes,
+              packets: f.packets,
+              start: f.start,
+              end: f.end,
+            });
+            if (chunk > 0 && aggregator.size > chunk) drained.push(...aggregator.drain(chunk));
+          });
+          drained.push(...aggregator.drain());
+          expect(summed(drained)).toEqual(reference(flows));
+          expect(aggregator.anomalies.rejectedRecords).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('gives a tied leftover unit to the earlier minute, over two minutes and over three', () => {
+    const aggregator = new MinuteAggregator();
+    // 1 s on each side of a boundary, 3 bytes: quotas 1.5 / 1.5 -> 2 / 1.
+    aggregator.addRecord(record({ start: T0 + M - 1000, end: T0 + M + 1000, bytes: 3n, packets: 1n }));
+    // 30 s, 60 s, 30 s: 2 packets -> quotas 0.5 / 1 / 0.5 -> 1 / 1 / 0.
+    aggregator.addRecord(record({ subscriberId: 'bob', start: T0 + 30_000, end: T0 + 150_000, bytes: 0n, packets: 2n }));
+    expect(rows(aggregator.drain())).toEqual([
+      `192.0.2.1|alice|100.64.0.7|${S0}|download|internet|2|1|1`,
+      `192.0.2.1|alice|100.64.0.7|${S0 + 60}|download|internet|1|0|0`,
+      `192.0.2.1|bob|100.64.0.7|${S0}|download|internet|0|1|1`,
+      `192.0.2.1|bob|100.64.0.7|${S0 + 60}|download|internet|0|1|0`,
+    ]);
+  });
+
+  it('takes counters as numbers from BatchAttributor and keeps them exact past 2^53 in a sum', () => {
+    const subscribers = SubscriberIndex.build([{ subscriberId: 'alice', prefix: '100.64.0.7', validFrom: 0, validTo: null }]);
+    const attributor = new BatchAttributor({ subscribers, classifier: TrafficClassifier.allDefault() });
+    const batch = new FlowBatch(4);
+    for (let k = 0; k < 3; k++) {
+      const i = batch.claim();
+      batch.ipVersion[i] = 4;
+      batch.srcAddr4[i] = parseIpv4('8.8.8.8');
+      batch.dstAddr4[i] = parseIpv4('100.64.0.7');
+      // 2^52 + 1 bytes each: every record is a safe integer, the sum of three is not.
+      batch.bytesHi[i] = 2 ** 20;
+      batch.bytesLo[i] = 1;
+      batch.packetsLo[i] = 3;
+      batch.samplingRate[i] = 1;
+      batch.start[i] = T0 + 1000;
+      batch.end[i] = T0 + 2000;
+      batch.exporterId[i] = 0;
+    }
+    const aggregator = new MinuteAggregator();
+    attributor.attribute(batch, (flow) => aggregator.add(flow), new UnattributedTally());
+    expect(rows(aggregator.drain())).toEqual([`0|alice|100.64.0.7|${S0}|download|internet|${3n * (2n ** 52n + 1n)}|9|3`]);
   });
 });

@@ -48,6 +48,15 @@ export interface AttributedFlow {
   /** Counters multiplied by the sampling rate, exact. */
   bytes: bigint;
   packets: bigint;
+  /**
+   * The same counters as numbers when they are safe integers (<= 2^53 - 1, every real
+   * flow), else -1 (read `bytes` / `packets`). Optional: only BatchAttributor sets them, so
+   * a consumer can skip bigint arithmetic per record. On the attributor's reused object
+   * they are not enumerable (copies of the object look as before), and `bytes` / `packets`
+   * are built from them when read.
+   */
+  bytesNumber?: number;
+  packetsNumber?: number;
   /** Flow start and end, ms since epoch. */
   start: number;
   end: number;
@@ -76,23 +85,8 @@ export interface AttributionTables {
 export class BatchAttributor {
   private subscriberIndex: SubscriberIndex;
   private trafficClassifier: TrafficClassifier;
-  /** Reused for every sink call; see AttributedFlow. */
-  private readonly flow: AttributedFlow = {
-    row: 0,
-    exporterId: 0,
-    subscriberId: '',
-    assignedPrefix: '',
-    direction: 'upload',
-    trafficClass: '',
-    ipVersion: 4,
-    address4: 0,
-    address6: null,
-    address6Offset: 0,
-    bytes: 0n,
-    packets: 0n,
-    start: 0,
-    end: 0,
-  };
+  /** Reused for every sink call; see AttributedFlow and reusableFlow(). */
+  private readonly flow: ReusableFlow = reusableFlow();
 
   constructor(tables: AttributionTables) {
     this.subscriberIndex = tables.subscribers;
@@ -142,9 +136,9 @@ export class BatchAttributor {
       }
 
       const rate = batch.samplingRate[row];
-      const bytes = scaledCounter(batch.bytesHi[row], batch.bytesLo[row], rate);
-      const packets = scaledCounter(batch.packetsHi[row], batch.packetsLo[row], rate);
       if (sourceHolder === NO_HOLDER && destinationHolder === NO_HOLDER) {
+        const bytes = scaledCounter(batch.bytesHi[row], batch.bytesLo[row], rate);
+        const packets = scaledCounter(batch.packetsHi[row], batch.packetsLo[row], rate);
         unattributed.add(batch.exporterId[row], bytes, packets);
         summary.unattributedRecords++;
         continue;
@@ -154,8 +148,27 @@ export class BatchAttributor {
       flow.row = row;
       flow.exporterId = batch.exporterId[row];
       flow.ipVersion = version === 4 ? 4 : 6;
-      flow.bytes = bytes;
-      flow.packets = packets;
+      // Counters as numbers when exact (no bigint per record); see scaledCounter.
+      const bytesHi = batch.bytesHi[row];
+      const bytesLo = batch.bytesLo[row];
+      const bytesProduct = (bytesHi * TWO_32 + bytesLo) * rate;
+      if (bytesProduct <= Number.MAX_SAFE_INTEGER) {
+        flow.bytesNumber = bytesProduct;
+        flow.bytesBig = null;
+      } else {
+        flow.bytesNumber = -1;
+        flow.bytesBig = scaledCounter(bytesHi, bytesLo, rate);
+      }
+      const packetsHi = batch.packetsHi[row];
+      const packetsLo = batch.packetsLo[row];
+      const packetsProduct = (packetsHi * TWO_32 + packetsLo) * rate;
+      if (packetsProduct <= Number.MAX_SAFE_INTEGER) {
+        flow.packetsNumber = packetsProduct;
+        flow.packetsBig = null;
+      } else {
+        flow.packetsNumber = -1;
+        flow.packetsBig = scaledCounter(packetsHi, packetsLo, rate);
+      }
       flow.start = time;
       flow.end = batch.end[row];
       flow.address6Offset = version === 4 ? 0 : offset;
@@ -198,6 +211,66 @@ export class BatchAttributor {
 }
 
 const TWO_32 = 4294967296;
+
+/** The attributor's reused sink object: counters held as numbers, bigints built on read. */
+interface ReusableFlow extends AttributedFlow {
+  bytesNumber: number;
+  packetsNumber: number;
+  /** The exact counter when it is not a safe integer (then the number is -1). */
+  bytesBig: bigint | null;
+  packetsBig: bigint | null;
+}
+
+/**
+ * The flow object BatchAttributor reuses. `bytes` and `packets` are enumerable accessors
+ * (a spread copy gets their bigint values, as it got the plain fields before);
+ * bytesNumber / packetsNumber and the bigint fallbacks are not enumerable.
+ */
+function reusableFlow(): ReusableFlow {
+  const flow = {
+    row: 0,
+    exporterId: 0,
+    subscriberId: '',
+    assignedPrefix: '',
+    direction: 'upload',
+    trafficClass: '',
+    ipVersion: 4,
+    address4: 0,
+    address6: null,
+    address6Offset: 0,
+    start: 0,
+    end: 0,
+  } as Omit<ReusableFlow, 'bytes' | 'packets' | 'bytesNumber' | 'packetsNumber' | 'bytesBig' | 'packetsBig'>;
+  Object.defineProperties(flow, {
+    bytesNumber: { value: 0, writable: true, enumerable: false },
+    packetsNumber: { value: 0, writable: true, enumerable: false },
+    bytesBig: { value: null, writable: true, enumerable: false },
+    packetsBig: { value: null, writable: true, enumerable: false },
+    bytes: {
+      enumerable: true,
+      get(this: ReusableFlow): bigint {
+        return this.bytesBig ?? BigInt(this.bytesNumber);
+      },
+      set(this: ReusableFlow, value: bigint) {
+        this.bytesBig = value;
+        this.bytesNumber = value >= 0n && value <= MAX_SAFE_BIG ? Number(value) : -1;
+      },
+    },
+    packets: {
+      enumerable: true,
+      get(this: ReusableFlow): bigint {
+        return this.packetsBig ?? BigInt(this.packetsNumber);
+      },
+      set(this: ReusableFlow, value: bigint) {
+        this.packetsBig = value;
+        this.packetsNumber = value >= 0n && value <= MAX_SAFE_BIG ? Number(value) : -1;
+      },
+    },
+  });
+  return flow as ReusableFlow;
+}
+
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
 /**
  * (hi * 2^32 + lo) * rate, exact, as the decoder's scaledBytesOf computes it, but with

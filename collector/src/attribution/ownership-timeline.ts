@@ -19,10 +19,22 @@ export interface HeldInterval {
 export class OwnershipTimeline {
   static readonly EMPTY = new OwnershipTimeline(new Float64Array(0), new Int32Array(0));
 
+  /**
+   * The common timeline, one open-ended holder, copied into plain fields: holderAt then
+   * reads this object only, not its two arrays (three cache lines fewer per lookup, which
+   * shows at a million lookups a second over thousands of subscribers).
+   */
+  private readonly singleFrom: number;
+  private readonly singleHolder: number;
+
   private constructor(
     private readonly changeTimes: Float64Array,
     private readonly holders: Int32Array,
-  ) {}
+  ) {
+    const single = changeTimes.length === 1;
+    this.singleFrom = single ? changeTimes[0] : Number.NaN;
+    this.singleHolder = single ? holders[0] : NO_HOLDER;
+  }
 
   /**
    * Timeline of one prefix from its intervals (each with from < to). Overlapping
@@ -93,8 +105,9 @@ export class OwnershipTimeline {
 
   /** Holder at `time` (ms since epoch), or NO_HOLDER. */
   holderAt(time: number): number {
-    const times = this.changeTimes;
     // Most prefixes have one open-ended holder; skip the search for them.
+    if (this.singleHolder !== NO_HOLDER) return time >= this.singleFrom ? this.singleHolder : NO_HOLDER;
+    const times = this.changeTimes;
     if (times.length === 1) return time >= times[0] ? this.holders[0] : NO_HOLDER;
     let low = 0;
     let high = times.length - 1;

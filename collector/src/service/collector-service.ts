@@ -17,6 +17,7 @@ import { RedisUsageSink } from '../redis/index.js';
 import { AssignmentWatcher } from '../subscribers/assignment-watcher.js';
 import type { CollectorConfig } from './config.js';
 import { ExporterAllowlist } from './exporter-allowlist.js';
+import { ApiKeyVerifier } from '@flowbill/shared/postgres/api-key-verifier';
 import { registerCollectorMetrics, serveMetrics } from './metrics.js';
 import { PromPipelineMetrics } from './prom-pipeline-metrics.js';
 import { UdpListener, type BoundSocket } from './udp-listener.js';
@@ -31,6 +32,8 @@ export interface CollectorServiceDeps {
   log?: (message: string) => void;
   /** Serve /metrics over HTTP (tests may turn it off). Default true. */
   serveMetricsHttp?: boolean;
+  /** /metrics needs an API key (default true, like every API route but /healthz). */
+  metricsRequireKey?: boolean;
 }
 
 /** How long start() waits for the first subscriber index before giving up. */
@@ -171,7 +174,9 @@ export class CollectorService {
     this.timers = [tick, expire, save];
     if (this.deps.serveMetricsHttp !== false) {
       const m = c.COLLECTOR_METRICS_LISTEN;
-      this.metricsServer = await serveMetrics(this.deps.registry, m.host, m.port, () => this.indexLoaded);
+      const keys = new ApiKeyVerifier({ pool: this.deps.pool, cacheTtlMs: 30_000 });
+      const checkKey = this.deps.metricsRequireKey === false ? undefined : async (key: string) => (await keys.verify(key)) !== null;
+      this.metricsServer = await serveMetrics(this.deps.registry, m.host, m.port, () => this.indexLoaded, checkKey);
     }
     const bound = await this.listener.start();
     for (const b of bound) this.log(`listening on udp ${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port} (receive buffer ${b.receiveBufferBytes} bytes)`);

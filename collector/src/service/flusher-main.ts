@@ -1,6 +1,8 @@
 /** Flusher process entry: `pnpm flusher` — moves closed minutes from Redis to ClickHouse exactly once. */
 import { createClickHouse } from '@flowbill/shared/clickhouse/index';
 import { ConfigError, loadStoresConfig } from '@flowbill/shared/config/index';
+import { ApiKeyVerifier } from '@flowbill/shared/postgres/api-key-verifier';
+import { createPool } from '@flowbill/shared/postgres/index';
 import { ClickHouseUsageStore, Flusher } from '../flusher/index.js';
 import { createRedisClient } from '../redis/index.js';
 import { loadFlusherConfig } from './config.js';
@@ -37,7 +39,10 @@ async function main(): Promise<void> {
     onError: (error, context) => log(`${context}: ${(error as Error).message} (will retry)`),
   });
   const m = config.FLUSHER_METRICS_LISTEN;
-  const server = await serveMetrics(registry, m.host, m.port);
+  // Only API keys are read from PostgreSQL: /metrics needs one, like every API route.
+  const pool = createPool(stores.DATABASE_URL, { max: 2, applicationName: 'flowbill-flusher', onIdleError: (e) => log(`postgres: ${e.message}`) });
+  const keys = new ApiKeyVerifier({ pool, cacheTtlMs: 30_000 });
+  const server = await serveMetrics(registry, m.host, m.port, () => true, async (key) => (await keys.verify(key)) !== null);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -47,6 +52,7 @@ async function main(): Promise<void> {
       await flusher.stop();
     } finally {
       server.close();
+      await pool.end();
       redis.disconnect();
       await ch.close();
       log('stopped');

@@ -120,10 +120,40 @@ export function storeMetrics(registry: Registry, store: 'redis' | 'clickhouse') 
   };
 }
 
-/** A tiny HTTP server exposing /metrics (and /healthz) for a non-HTTP process. */
-export async function serveMetrics(registry: Registry, host: string, port: number, healthy: () => boolean = () => true): Promise<http.Server> {
-  const server = http.createServer((req, res) => {
+/** Checks an API key; resolves false for unknown or revoked keys. */
+export type KeyCheck = (key: string) => Promise<boolean>;
+
+/** The key of a request: `Authorization: Bearer <key>` or `X-API-Key`, as the API accepts. */
+function presentedKey(req: http.IncomingMessage): string | null {
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && /^Bearer\s+\S+$/i.test(auth)) return auth.replace(/^Bearer\s+/i, '');
+  const header = req.headers['x-api-key'];
+  return typeof header === 'string' && header.length > 0 ? header : null;
+}
+
+/**
+ * A tiny HTTP server exposing /metrics (and /healthz) for a non-HTTP process. Like every
+ * route of the API but /healthz, /metrics needs an API key when `checkKey` is given.
+ */
+export async function serveMetrics(registry: Registry, host: string, port: number, healthy: () => boolean = () => true, checkKey?: KeyCheck): Promise<http.Server> {
+  const server = http.createServer(async (req, res) => {
     if (req.url === '/metrics') {
+      if (checkKey) {
+        const key = presentedKey(req);
+        let ok = false;
+        try {
+          ok = key !== null && (await checkKey(key));
+        } catch {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: 'cannot verify the API key now (PostgreSQL unreachable)' }));
+          return;
+        }
+        if (!ok) {
+          res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' });
+          res.end(JSON.stringify({ error: 'an API key is required (Authorization: Bearer <key>)' }));
+          return;
+        }
+      }
       registry
         .metrics()
         .then((text) => {

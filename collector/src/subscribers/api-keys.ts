@@ -1,9 +1,10 @@
 /**
  * API keys for the HTTP API: a random key is shown once to the operator, only its
  * sha256 is stored, so a leaked database does not leak working keys. Verification
- * (hash the presented key, look it up where revoked_at IS NULL) belongs to the API.
+ * is shared/src/postgres/api-key-verifier.ts.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { hashApiKey } from '@flowbill/shared/postgres/api-key-verifier';
 import type { Queryable } from '@flowbill/shared/postgres/index';
 import { SubscriberDataError } from './errors.js';
 
@@ -17,10 +18,8 @@ export function generateApiKey(): string {
   return API_KEY_PREFIX + randomBytes(32).toString('base64url');
 }
 
-/** What api_keys.key_hash stores: sha256 of the key's UTF-8 bytes, lowercase hex. */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
+/** What api_keys.key_hash stores (sha256 hex); one definition for every service. */
+export { hashApiKey };
 
 /** Store a new key named `name`; returns the key itself, which is not stored anywhere. */
 export async function createApiKey(db: Queryable, name: string): Promise<{ name: string; key: string; createdAt: Date }> {

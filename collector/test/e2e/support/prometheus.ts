@@ -42,10 +42,11 @@ export function parsePrometheusText(text: string): MetricsSnapshot {
   return new MetricsSnapshot(samples);
 }
 
-/** GET http://host:port/metrics (no keep-alive: the process may be killed next). */
-export function scrapeMetrics(host: string, port: number, timeoutMs = 3_000): Promise<MetricsSnapshot> {
+/** GET http://host:port/metrics with an API key (no keep-alive: the process may be killed next). */
+export function scrapeMetrics(host: string, port: number, apiKey: string, timeoutMs = 3_000): Promise<MetricsSnapshot> {
   return new Promise((resolve, reject) => {
-    const request = get({ host, port, path: '/metrics', agent: false, timeout: timeoutMs, headers: { connection: 'close' } }, (response) => {
+    const headers = { connection: 'close', authorization: `Bearer ${apiKey}` };
+    const request = get({ host, port, path: '/metrics', agent: false, timeout: timeoutMs, headers }, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));

@@ -76,6 +76,7 @@ export class CollectorProcess extends ServiceProcess {
     readonly udpPort: number,
     readonly metricsPort: number,
     env: Record<string, string>,
+    private readonly metricsKey: () => Promise<string>,
   ) {
     super({ name: `collector ${id}`, entry: COLLECTOR_ENTRY, env, ready: /\[collector\] metrics on http/ });
   }
@@ -84,8 +85,8 @@ export class CollectorProcess extends ServiceProcess {
     return { host: '127.0.0.1', port: this.udpPort };
   }
 
-  metrics(): Promise<MetricsSnapshot> {
-    return scrapeMetrics('127.0.0.1', this.metricsPort);
+  async metrics(): Promise<MetricsSnapshot> {
+    return scrapeMetrics('127.0.0.1', this.metricsPort, await this.metricsKey());
   }
 }
 
@@ -94,12 +95,13 @@ export class FlusherProcess extends ServiceProcess {
     readonly id: string,
     readonly metricsPort: number,
     env: Record<string, string>,
+    private readonly metricsKey: () => Promise<string>,
   ) {
     super({ name: `flusher ${id}`, entry: FLUSHER_ENTRY, env, ready: /\[flusher\] flushing closed minutes to/ });
   }
 
-  metrics(): Promise<MetricsSnapshot> {
-    return scrapeMetrics('127.0.0.1', this.metricsPort);
+  async metrics(): Promise<MetricsSnapshot> {
+    return scrapeMetrics('127.0.0.1', this.metricsPort, await this.metricsKey());
   }
 }
 
@@ -135,6 +137,10 @@ export class Pipeline {
   readonly keys: RedisKeys;
   private api: UsageApi | undefined;
   private closed = false;
+  /** /metrics needs an API key, like every API route but /healthz. */
+  private metricsKeyPromise: Promise<string> | undefined;
+  private readonly metricsKey = (): Promise<string> =>
+    (this.metricsKeyPromise ??= createApiKey(this.db.pool, `e2e-metrics-${randomBytes(4).toString('hex')}`).then((k) => k.key));
 
   private constructor(
     readonly servers: E2eServers,
@@ -214,7 +220,7 @@ export class Pipeline {
         // 4 MiB is net.core.rmem_max here; the collector halves until the kernel accepts.
         COLLECTOR_RECEIVE_BUFFER_BYTES: String(4 * 1024 * 1024),
         ...settings.env,
-      });
+      }, this.metricsKey);
       try {
         await collector.start();
         this.collectors.push(collector);
@@ -239,7 +245,7 @@ export class Pipeline {
         FLUSHER_CLAIM_INTERVAL_MS: '200',
         FLUSHER_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
         ...env,
-      });
+      }, this.metricsKey);
       try {
         await flusher.start();
         this.flushers.push(flusher);
