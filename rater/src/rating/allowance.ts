@@ -1,6 +1,7 @@
-import { Decimal, toDecimal } from '@flowbill/shared/money/index';
+import { Decimal } from '@flowbill/shared/money/index';
 import { spanLength } from '../period/proration.js';
 import type { SegmentContext } from './segment-context.js';
+import { tariffDecimal } from '../tariff/tariff-decimals.js';
 
 /**
  * A per-period allowance (included units, fair-usage threshold) for the
@@ -10,7 +11,7 @@ import type { SegmentContext } from './segment-context.js';
  * favour and never above the full allowance.
  */
 export function segmentAllowance(fullAllowance: string, context: SegmentContext): Decimal {
-  const full = toDecimal(fullAllowance);
+  const full = tariffDecimal(fullAllowance);
   if (context.tariff.allowanceProration === 'full') return full;
   const basis = context.tariff.proration;
   const covered = spanLength(context.start, context.end, basis, context.period.timeZone);

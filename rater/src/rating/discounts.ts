@@ -1,8 +1,9 @@
-import { Decimal, ZERO, allocateByWeights, minorUnitDigits, roundToMinorUnit, sumDecimals, toDecimal } from '@flowbill/shared/money/index';
+import { Decimal, ZERO, allocateByWeights, minorUnitDigits, roundToMinorUnit, sumDecimals } from '@flowbill/shared/money/index';
 import { proratedAmount } from '../period/proration.js';
 import { activeDiscount, type ActiveDiscount } from './discount-eligibility.js';
 import type { LineKind, RatedLine } from './rated-line.js';
 import { segmentLabel, type SegmentContext } from './segment-context.js';
+import { tariffDecimal } from '../tariff/tariff-decimals.js';
 
 type DiscountScope = 'recurring' | 'usage';
 
@@ -19,10 +20,10 @@ function discountAmount(context: SegmentContext, active: ActiveDiscount, base: D
   const { tariff, period } = context;
   const { discount } = active;
   if (discount.kind === 'percent') {
-    return roundToMinorUnit(base.times(toDecimal(discount.percent)).dividedBy(100), tariff.currency, tariff.rounding);
+    return roundToMinorUnit(base.times(tariffDecimal(discount.percent)).dividedBy(100), tariff.currency, tariff.rounding);
   }
   // A fixed amount per period shrinks with a partial period, like a fee.
-  const prorated = proratedAmount(toDecimal(discount.amount), context.start, context.end, period, tariff.proration, tariff.currency, tariff.rounding);
+  const prorated = proratedAmount(tariffDecimal(discount.amount), context.start, context.end, period, tariff.proration, tariff.currency, tariff.rounding);
   return Decimal.min(prorated.amount, base);
 }
 
@@ -72,8 +73,8 @@ export function rateDiscounts(context: SegmentContext, chargeLines: readonly Rat
       amount: amount.negated(),
       discount: {
         kind: candidate.kind,
-        percent: candidate.kind === 'percent' ? toDecimal(candidate.percent) : null,
-        fixedAmount: candidate.kind === 'fixed' ? toDecimal(candidate.amount) : null,
+        percent: candidate.kind === 'percent' ? tariffDecimal(candidate.percent) : null,
+        fixedAmount: candidate.kind === 'fixed' ? tariffDecimal(candidate.amount) : null,
         appliesTo: candidate.appliesTo,
         base,
         promoCode: candidate.promoCode ?? null,

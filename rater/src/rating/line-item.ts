@@ -72,11 +72,12 @@ const plain = (value: Decimal): string => value.toFixed();
 
 export function serializeLine(line: TaxedLine, currency: string, timeZone: string): LineItem {
   const money = (value: Decimal) => formatAmount(value, currency);
-  return {
+  // Optional members are added in a fixed order, so the JSON always lists them in the same order.
+  const item: LineItem = {
     id: line.id,
     kind: line.kind,
     description: line.description,
-    tariff: line.tariff,
+    tariff: { id: line.tariff.id, version: line.tariff.version },
     chargeId: line.chargeId,
     covers: { start: formatInstant(line.coverageStart, timeZone), end: formatInstant(line.coverageEnd, timeZone) },
     billableAt: formatInstant(line.billableAt, timeZone),
@@ -89,50 +90,45 @@ export function serializeLine(line: TaxedLine, currency: string, timeZone: strin
     net: money(line.net),
     gross: money(line.gross),
     taxRule: line.taxRule === null ? null : { name: line.taxRule.name, ratePercent: line.taxRule.ratePercent, inclusion: line.taxRule.inclusion },
-    ...(line.trafficClass === undefined ? {} : { trafficClass: line.trafficClass }),
-    ...(line.direction === undefined ? {} : { direction: line.direction }),
-    ...(line.proration === undefined ? {} : { proration: { ...line.proration } }),
-    ...(line.usage === undefined
-      ? {}
-      : {
-          usage: {
-            timeWindow: line.usage.timeWindow,
-            bucketCount: line.usage.bucketCount,
-            bytes: line.usage.bytes.toString(),
-            unitBytes: line.usage.unitBytes.toString(),
-            rounding: line.usage.rounding,
-            roundingScope: line.usage.roundingScope,
-            measuredUnits: plain(line.usage.measuredUnits),
-            includedUnits: plain(line.usage.includedUnits),
-            billableUnits: plain(line.usage.billableUnits),
-          },
-        }),
-    ...(line.tiers === undefined
-      ? {}
-      : {
-          tiers: line.tiers.map((tier) => ({
-            tierIndex: tier.tierIndex,
-            fromUnits: plain(tier.fromUnits),
-            toUnits: tier.toUnits === null ? null : plain(tier.toUnits),
-            units: plain(tier.units),
-            unitPrice: plain(tier.unitPrice),
-            exactAmount: plain(tier.exactAmount),
-            amount: money(tier.amount),
-          })),
-        }),
-    ...(line.discount === undefined
-      ? {}
-      : {
-          discount: {
-            kind: line.discount.kind,
-            percent: line.discount.percent === null ? null : plain(line.discount.percent),
-            fixedAmount: line.discount.fixedAmount === null ? null : money(line.discount.fixedAmount),
-            appliesTo: [...line.discount.appliesTo],
-            base: money(line.discount.base),
-            promoCode: line.discount.promoCode,
-            periodNumber: line.discount.periodNumber,
-            periods: line.discount.periods,
-          },
-        }),
   };
+  if (line.trafficClass !== undefined) item.trafficClass = line.trafficClass;
+  if (line.direction !== undefined) item.direction = line.direction;
+  if (line.proration !== undefined) item.proration = { ...line.proration };
+  if (line.usage !== undefined) {
+    item.usage = {
+      timeWindow: line.usage.timeWindow,
+      bucketCount: line.usage.bucketCount,
+      bytes: line.usage.bytes.toString(),
+      unitBytes: line.usage.unitBytes.toString(),
+      rounding: line.usage.rounding,
+      roundingScope: line.usage.roundingScope,
+      measuredUnits: plain(line.usage.measuredUnits),
+      includedUnits: plain(line.usage.includedUnits),
+      billableUnits: plain(line.usage.billableUnits),
+    };
+  }
+  if (line.tiers !== undefined) {
+    item.tiers = line.tiers.map((tier) => ({
+      tierIndex: tier.tierIndex,
+      fromUnits: plain(tier.fromUnits),
+      toUnits: tier.toUnits === null ? null : plain(tier.toUnits),
+      units: plain(tier.units),
+      unitPrice: plain(tier.unitPrice),
+      exactAmount: plain(tier.exactAmount),
+      amount: money(tier.amount),
+    }));
+  }
+  if (line.discount !== undefined) {
+    item.discount = {
+      kind: line.discount.kind,
+      percent: line.discount.percent === null ? null : plain(line.discount.percent),
+      fixedAmount: line.discount.fixedAmount === null ? null : money(line.discount.fixedAmount),
+      appliesTo: [...line.discount.appliesTo],
+      base: money(line.discount.base),
+      promoCode: line.discount.promoCode,
+      periodNumber: line.discount.periodNumber,
+      periods: line.discount.periods,
+    };
+  }
+  return item;
 }

@@ -2,6 +2,7 @@ import { sumDecimals, toDecimal } from '@flowbill/shared/money/index';
 import { proratedAmount } from '../period/proration.js';
 import type { RatedLine } from './rated-line.js';
 import { segmentLabel, type SegmentContext } from './segment-context.js';
+import { tariffDecimal } from '../tariff/tariff-decimals.js';
 
 /**
  * A top-up line when the segment's lines (after discounts, before tax) come
@@ -11,7 +12,7 @@ import { segmentLabel, type SegmentContext } from './segment-context.js';
 export function rateMinimumCharge(context: SegmentContext, segmentLines: readonly RatedLine[]): RatedLine[] {
   const { tariff, period } = context;
   if (!tariff.minimumCharge) return [];
-  const minimum = proratedAmount(toDecimal(tariff.minimumCharge.amount), context.start, context.end, period, tariff.proration, tariff.currency, tariff.rounding);
+  const minimum = proratedAmount(tariffDecimal(tariff.minimumCharge.amount), context.start, context.end, period, tariff.proration, tariff.currency, tariff.rounding);
   const charged = sumDecimals(segmentLines.map((line) => line.amount));
   if (minimum.amount.isZero() || !charged.lessThan(minimum.amount)) return [];
   return [

@@ -1,10 +1,12 @@
 import { DateTime } from 'luxon';
-import { Decimal, toDecimal } from '@flowbill/shared/money/index';
+import { Decimal } from '@flowbill/shared/money/index';
 import { coveredFraction, proratedAmount, remainingPeriodAmount, spanLength, type ProratedAmount } from '../period/proration.js';
-import type { RecurringFee } from '../tariff/tariff-schema.js';
+import type { RecurringFee, Tariff } from '../tariff/tariff-schema.js';
+import { zoneOffsetTable } from '../time/zone-offsets.js';
 import type { EpochMillis } from '../time/zoned-time.js';
 import type { RatedLine } from './rated-line.js';
 import { segmentLabel, type SegmentContext } from './segment-context.js';
+import { tariffDecimal } from '../tariff/tariff-decimals.js';
 
 /** Shown quantities are the covered share of the period to 6 places; amounts never derive from them. */
 const QUANTITY_PLACES = 6;
@@ -20,7 +22,7 @@ function baseLine(context: SegmentContext, fee: RecurringFee) {
     chargeId: fee.id,
     timing: fee.charge,
     unit: 'period',
-    unitPrice: toDecimal(fee.price),
+    unitPrice: tariffDecimal(fee.price),
   };
 }
 
@@ -33,7 +35,7 @@ function prorationDetail(proration: ProratedAmount, basis: 'day' | 'second') {
 /** One line for the whole segment, billed at period end for the time actually served. */
 function arrearsLines(context: SegmentContext, fee: RecurringFee): RatedLine[] {
   const { tariff, period } = context;
-  const part = proratedAmount(toDecimal(fee.price), context.start, context.end, period, tariff.proration, tariff.currency, tariff.rounding);
+  const part = proratedAmount(tariffDecimal(fee.price), context.start, context.end, period, tariff.proration, tariff.currency, tariff.rounding);
   return [
     {
       ...baseLine(context, fee),
@@ -58,7 +60,7 @@ function arrearsLines(context: SegmentContext, fee: RecurringFee): RatedLine[] {
  */
 function advanceLines(context: SegmentContext, fee: RecurringFee): RatedLine[] {
   const { tariff, period } = context;
-  const price = toDecimal(fee.price);
+  const price = tariffDecimal(fee.price);
   const charged = remainingPeriodAmount(price, context.start, period, tariff.proration, tariff.currency, tariff.rounding);
   const lines: RatedLine[] = [
     {
@@ -109,7 +111,7 @@ function localDayStarts(from: EpochMillis, to: EpochMillis, timeZone: string): E
  */
 function dailyLines(context: SegmentContext, fee: RecurringFee): RatedLine[] {
   const { tariff, period } = context;
-  const price = toDecimal(fee.price);
+  const price = tariffDecimal(fee.price);
   const firstDayStart = DateTime.fromMillis(context.start, { zone: period.timeZone }).startOf('day').toMillis();
   const lastDayEnd = context.end === period.end ? period.end : DateTime.fromMillis(context.end, { zone: period.timeZone }).startOf('day').toMillis();
   return localDayStarts(firstDayStart, lastDayEnd, period.timeZone).map((dayStart) => {
@@ -131,8 +133,42 @@ function dailyLines(context: SegmentContext, fee: RecurringFee): RatedLine[] {
   });
 }
 
+/**
+ * Fee lines already computed, per tariff: they depend only on the tariff, the
+ * segment's bounds and index and the period, so every subscriber of a plan in
+ * one zone and period gets the same lines. They are frozen before they are
+ * shared (decimal.js values are immutable already).
+ */
+const feeLines = new WeakMap<Tariff, Map<string, readonly RatedLine[]>>();
+const MAX_FEE_LINES_PER_TARIFF = 1_000;
+
+function frozenLine(line: RatedLine): RatedLine {
+  Object.freeze(line.tariff);
+  if (line.proration) Object.freeze(line.proration);
+  return Object.freeze(line);
+}
+
 /** Lines for every recurring fee of the segment's tariff. */
 export function rateRecurringFees(context: SegmentContext): RatedLine[] {
+  const { tariff, period } = context;
+  // Zones that can change at run time ("local", "default") are not memoised.
+  if (zoneOffsetTable(period.timeZone) === null) return feeLinesOf(context);
+  let byGeometry = feeLines.get(tariff);
+  if (byGeometry === undefined) {
+    byGeometry = new Map();
+    feeLines.set(tariff, byGeometry);
+  }
+  const key = `${context.segmentIndex} ${context.start} ${context.end} ${period.key} ${period.start} ${period.end} ${period.timeZone}`;
+  let lines = byGeometry.get(key);
+  if (lines === undefined) {
+    lines = feeLinesOf(context).map(frozenLine);
+    if (byGeometry.size >= MAX_FEE_LINES_PER_TARIFF) byGeometry.clear();
+    byGeometry.set(key, lines);
+  }
+  return [...lines];
+}
+
+function feeLinesOf(context: SegmentContext): RatedLine[] {
   const { tariff, period } = context;
   return tariff.recurringFees.flatMap((fee) => {
     if (fee.spread === 'daily') return dailyLines(context, fee);

@@ -1,4 +1,5 @@
-import { Decimal, ZERO, apportionToTotal, minorUnitDigits, roundToMinorUnit, sumDecimals, toDecimal } from '@flowbill/shared/money/index';
+import { ZERO, apportionToTotal, minorUnitDigits, roundToMinorUnit, sumDecimals, type Decimal } from '@flowbill/shared/money/index';
+import { tariffDecimal } from '../tariff/tariff-decimals.js';
 import type { Tariff, TaxRule } from '../tariff/tariff-schema.js';
 import type { RatedLine, TaxedLine } from './rated-line.js';
 
@@ -11,14 +12,27 @@ export interface TaxSummary {
   gross: Decimal;
 }
 
+/** Per rule object: its grouping key and its rate, computed once (a tariff's rule is the same object for every line). */
+const ruleFacts = new WeakMap<TaxRule, { key: string; rate: Decimal; ratePlus100: Decimal }>();
+
+function factsOf(rule: TaxRule): { key: string; rate: Decimal; ratePlus100: Decimal } {
+  let facts = ruleFacts.get(rule);
+  if (facts === undefined) {
+    const rate = tariffDecimal(rule.ratePercent);
+    facts = { key: JSON.stringify([rule.name, rate.toFixed(), rule.inclusion, rule.rounding]), rate, ratePlus100: rate.plus(100) };
+    ruleFacts.set(rule, facts);
+  }
+  return facts;
+}
+
 function taxRuleKey(rule: TaxRule): string {
-  return JSON.stringify([rule.name, toDecimal(rule.ratePercent).toFixed(), rule.inclusion, rule.rounding]);
+  return factsOf(rule).key;
 }
 
 /** Exact tax contained in (inclusive) or due on top of (exclusive) an amount. */
 function exactTax(amount: Decimal, rule: TaxRule): Decimal {
-  const rate = toDecimal(rule.ratePercent);
-  return rule.inclusion === 'inclusive' ? amount.times(rate).dividedBy(rate.plus(100)) : amount.times(rate).dividedBy(100);
+  const { rate, ratePlus100 } = factsOf(rule);
+  return rule.inclusion === 'inclusive' ? amount.times(rate).dividedBy(ratePlus100) : amount.times(rate).dividedBy(100);
 }
 
 function withTax(line: RatedLine, rule: TaxRule | null, tax: Decimal): TaxedLine {
@@ -41,10 +55,13 @@ function withTax(line: RatedLine, rule: TaxRule | null, tax: Decimal): TaxedLine
  */
 export function applyTax(lines: readonly RatedLine[], tariffOfLine: (line: RatedLine) => Tariff): { lines: TaxedLine[]; summaries: TaxSummary[] } {
   const groups = new Map<string, { rule: TaxRule; indexes: number[] }>();
-  const taxed: TaxedLine[] = lines.map((line) => withTax(line, null, ZERO));
+  const taxed: (TaxedLine | undefined)[] = new Array<TaxedLine | undefined>(lines.length);
   lines.forEach((line, index) => {
     const rule = tariffOfLine(line).tax;
-    if (!rule) return;
+    if (!rule) {
+      taxed[index] = withTax(line, null, ZERO);
+      return;
+    }
     const key = taxRuleKey(rule);
     const group = groups.get(key) ?? { rule, indexes: [] };
     group.indexes.push(index);
@@ -71,5 +88,5 @@ export function applyTax(lines: readonly RatedLine[], tariffOfLine: (line: Rated
       gross: rule.inclusion === 'inclusive' ? pricedAmount : pricedAmount.plus(totalTax),
     });
   }
-  return { lines: taxed, summaries };
+  return { lines: taxed as TaxedLine[], summaries };
 }

@@ -13,12 +13,22 @@ export interface TierCharge {
   exactAmount: Decimal;
 }
 
-function tierBounds(tiers: readonly PriceTier[]): { from: Decimal; to: Decimal | null; unitPrice: Decimal }[] {
-  return tiers.map((tier, index) => ({
-    from: index === 0 ? ZERO : toDecimal(tiers[index - 1].upTo as string),
-    to: tier.upTo === null ? null : toDecimal(tier.upTo),
-    unitPrice: toDecimal(tier.unitPrice),
-  }));
+type TierBound = { from: Decimal; to: Decimal | null; unitPrice: Decimal };
+
+/** Bounds parsed once per tier list (tariffs are immutable once parsed; decimal.js values are immutable too). */
+const parsedBounds = new WeakMap<readonly PriceTier[], readonly TierBound[]>();
+
+function tierBounds(tiers: readonly PriceTier[]): readonly TierBound[] {
+  let bounds = parsedBounds.get(tiers);
+  if (bounds === undefined) {
+    bounds = tiers.map((tier, index) => ({
+      from: index === 0 ? ZERO : toDecimal(tiers[index - 1].upTo as string),
+      to: tier.upTo === null ? null : toDecimal(tier.upTo),
+      unitPrice: toDecimal(tier.unitPrice),
+    }));
+    parsedBounds.set(tiers, bounds);
+  }
+  return bounds;
 }
 
 /** Graduated: every unit is priced at the tier it falls in, like income-tax brackets. */
