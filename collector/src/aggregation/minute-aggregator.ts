@@ -20,9 +20,10 @@
  *   when a sum would pass 2^53 - 1; shares of a flow spanning minutes are computed in
  *   numbers when `total x weights` stays exact, with the bigint spreader otherwise (the
  *   results are identical: same largest-remainder rule, same tie-break);
- * - an IPv4 attribution finds its entry through a cache keyed by the numeric address
- *   (then exporter id, subscriber, direction, class, minute compared by value), so the
- *   address text and the key text are built only when an entry is created.
+ * - an IPv4 attribution finds its entry through an open-addressing cache keyed by the
+ *   numeric address, minute, exporter id and direction (subscriber and class compared on
+ *   the entry; EntryCache), so the address text and the key text are built only when an
+ *   entry is created.
  * The map of entries by key text stays the one source of truth (addRecord and add share
  * it; drain order is creation order); the cache only points into it.
  */

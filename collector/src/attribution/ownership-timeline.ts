@@ -103,6 +103,11 @@ export class OwnershipTimeline {
     return new OwnershipTimeline(Float64Array.from(times), Int32Array.from(holders));
   }
 
+  /** The one open-ended holder and its start, when that is the whole timeline; else null. */
+  get single(): { from: number; holder: number } | null {
+    return this.singleHolder === NO_HOLDER ? null : { from: this.singleFrom, holder: this.singleHolder };
+  }
+
   /** Holder at `time` (ms since epoch), or NO_HOLDER. */
   holderAt(time: number): number {
     // Most prefixes have one open-ended holder; skip the search for them.

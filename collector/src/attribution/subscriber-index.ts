@@ -38,6 +38,9 @@ export class SubscriberIndex {
   /** An index in which nothing is assigned. */
   static readonly EMPTY = new SubscriberIndex(new PrefixTrie(), [], [], 0);
 
+  /** IPv4 /32 assignments by address (see HostTable); null when there are none. */
+  private readonly hosts4: HostTable | null;
+
   private constructor(
     private readonly timelines: PrefixTrie<OwnershipTimeline>,
     /** Holder id -> subscriber; a holder is one (subscriber, prefix) pair. */
@@ -46,7 +49,10 @@ export class SubscriberIndex {
     private readonly holderPrefixes: readonly string[],
     /** Number of assignment rows the index was built from. */
     readonly assignmentCount: number,
-  ) {}
+    hosts4: readonly { address: number; timeline: OwnershipTimeline }[] = [],
+  ) {
+    this.hosts4 = hosts4.length > 0 ? new HostTable(hosts4) : null;
+  }
 
   /**
    * Build from the complete assignment list. Throws AttributionTableError listing
@@ -93,17 +99,24 @@ export class SubscriberIndex {
 
     // Shortest first, so the covering prefixes of each one are already in the trie.
     const trie = new PrefixTrie<OwnershipTimeline>();
+    const hosts4: { address: number; timeline: OwnershipTimeline }[] = [];
     const byLength = [...groups.values()].sort((a, b) => a.prefix.length - b.prefix.length);
     for (const group of byLength) {
       const covering = group.prefix.version === 4 ? trie.lookup4(group.prefix.network) : trie.lookup6(group.prefix.network, 0);
       const own = ownTimelines.get(group) ?? OwnershipTimeline.EMPTY;
-      trie.insert(group.prefix, covering === undefined ? own : own.overlay(covering));
+      const effective = covering === undefined ? own : own.overlay(covering);
+      trie.insert(group.prefix, effective);
+      if (group.prefix.version === 4 && group.prefix.length === 32) hosts4.push({ address: group.prefix.network, timeline: effective });
     }
-    return new SubscriberIndex(trie, holderSubscribers, holderPrefixes, assignments.length);
+    return new SubscriberIndex(trie, holderSubscribers, holderPrefixes, assignments.length, hosts4);
   }
 
   /** Holder of the uint32 IPv4 `address` at `time`, or NO_HOLDER. Allocation-free. */
   holderOf4(address: number, time: number): number {
+    if (this.hosts4 !== null) {
+      const holder = this.hosts4.holderAt(address, time);
+      if (holder !== NOT_A_HOST) return holder;
+    }
     const timeline = this.timelines.lookup4(address);
     return timeline === undefined ? NO_HOLDER : timeline.holderAt(time);
   }
@@ -130,6 +143,61 @@ export class SubscriberIndex {
     const holder = parsed.version === 4 ? this.holderOf4(parsed.value, time) : this.holderOf6(parsed.bytes, 0, time);
     return holder === NO_HOLDER ? undefined : this.holderSubscribers[holder];
   }
+}
+
+const NOT_A_HOST = -2;
+
+/**
+ * The IPv4 /32 assignments (the common case: one address per subscriber) in an
+ * open-addressing table, so attributing a record costs one probe instead of a walk down
+ * the trie plus the timeline object: with thousands of subscribers hit at random, each
+ * trie level and each object is a memory round trip. A /32 is the longest possible match
+ * and its stored timeline is the effective one (covering prefixes overlaid at build), so
+ * the answer is the trie's. Rows of four doubles: address, start of the single holder
+ * (or NaN), that holder (or -1: ask the timeline), timeline number; address -1 = empty.
+ */
+class HostTable {
+  private readonly rows: Float64Array;
+  private readonly mask: number;
+  private readonly timelines: OwnershipTimeline[] = [];
+
+  constructor(hosts: readonly { address: number; timeline: OwnershipTimeline }[]) {
+    let size = 16;
+    while (size < hosts.length * 2) size *= 2;
+    this.mask = size - 1;
+    this.rows = new Float64Array(size * 4).fill(-1);
+    for (const { address, timeline } of hosts) {
+      let i = hashAddress(address) & this.mask;
+      while (this.rows[i * 4] !== -1) i = (i + 1) & this.mask;
+      const single = timeline.single;
+      this.rows[i * 4] = address;
+      this.rows[i * 4 + 1] = single === null ? Number.NaN : single.from;
+      this.rows[i * 4 + 2] = single === null ? -1 : single.holder;
+      this.rows[i * 4 + 3] = this.timelines.length;
+      this.timelines.push(timeline);
+    }
+  }
+
+  /** Holder of a /32-assigned `address` at `time` (or NO_HOLDER); NOT_A_HOST if it has no /32. */
+  holderAt(uint32: number, time: number): number {
+    const address = uint32 >>> 0;
+    const rows = this.rows;
+    for (let i = hashAddress(address) & this.mask; ; i = (i + 1) & this.mask) {
+      const at = i * 4;
+      const a = rows[at];
+      if (a === address) {
+        const holder = rows[at + 2];
+        if (holder >= 0) return time >= rows[at + 1] ? holder : NO_HOLDER;
+        return this.timelines[rows[at + 3]].holderAt(time);
+      }
+      if (a === -1) return NOT_A_HOST;
+    }
+  }
+}
+
+function hashAddress(address: number): number {
+  const h = Math.imul(address, 0x9e3779b1);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
 /** Validate one row; pushes a line to `problems` and returns undefined when it is unusable. */

@@ -10,7 +10,7 @@ import type http from 'node:http';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
-import { MinuteAggregator } from '../aggregation/index.js';
+import { MinuteAggregator, type UsageEntry } from '../aggregation/index.js';
 import { BatchAttributor, SubscriberIndex, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
 import { FlowDecoder, type FlowBatch } from '../decoder/index.js';
 import { RedisUsageSink } from '../redis/index.js';
@@ -38,6 +38,9 @@ export interface CollectorServiceDeps {
 
 /** How long start() waits for the first subscriber index before giving up. */
 const FIRST_INDEX_TIMEOUT_MS = 60_000;
+
+/** Entries added to the sink per event-loop turn during a hand-over (a few ms of work). */
+const HANDOVER_CHUNK = 2000;
 
 export class CollectorService {
   readonly decoder: FlowDecoder;
@@ -135,16 +138,45 @@ export class CollectorService {
   private handOver(now: number): void {
     if (this.handover !== null || now - this.lastHandoverAt < this.deps.config.COLLECTOR_PUSH_INTERVAL_MS - this.tickMs / 2) return;
     this.lastHandoverAt = now;
-    this.pushAggregates();
-    if (this.sink.pendingKeys === 0) return;
-    this.handover = this.sink.flush().then(
-      () => {
-        this.handover = null;
-      },
-      () => {
-        this.handover = null;
-      },
-    );
+    const entries = this.aggregator.drain();
+    if (entries.length === 0) return;
+    const done = () => {
+      this.handover = null;
+    };
+    this.handover = this.feedSink(entries)
+      .then(() => this.sink.flush())
+      .then(done, done);
+  }
+
+  /** Entries drained for the sink and not yet added to it (see feedSink), from index feedFrom. */
+  private feeding: UsageEntry[] = [];
+  private feedFrom = 0;
+
+  /**
+   * Add drained entries to the sink HANDOVER_CHUNK at a time, yielding to the event loop in
+   * between: with thousands of subscribers a hand-over is tens of thousands of entries, and
+   * adding them in one go (keys, copies, pushes built) would stop the UDP socket from being
+   * read for longer than its buffer lasts. stop() adds whatever is left at once.
+   */
+  private async feedSink(entries: UsageEntry[]): Promise<void> {
+    this.feeding = entries;
+    this.feedFrom = 0;
+    while (this.feeding === entries && this.feedFrom < entries.length) {
+      const end = Math.min(this.feedFrom + HANDOVER_CHUNK, entries.length);
+      const chunk = entries.slice(this.feedFrom, end);
+      this.feedFrom = end;
+      this.sink.add(chunk);
+      if (end < entries.length) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    if (this.feeding === entries) this.feeding = [];
+  }
+
+  /** Give the sink what a hand-over in progress has not given it yet (before stopping). */
+  private finishFeeding(): void {
+    const rest = this.feeding.slice(this.feedFrom);
+    this.feeding = [];
+    this.feedFrom = 0;
+    if (rest.length > 0) this.sink.add(rest);
   }
 
   private get tickMs(): number {
@@ -188,6 +220,7 @@ export class CollectorService {
     await this.listener.stop();
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    this.finishFeeding();
     this.decoder.flush();
     this.pushAggregates();
     const result = await this.sink.stop({ timeoutMs: 30_000 });
