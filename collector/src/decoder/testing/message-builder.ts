@@ -258,6 +258,21 @@ export interface V5Header {
   count?: number;
 }
 
+/** The first 36 bytes of a v1, v5 and v7 record: addresses, interfaces, counters, times, ports. */
+function writeRecordHead(w: Writer, r: V5Record): void {
+    w.bytes(ipv4Bytes(r.src));
+    w.bytes(ipv4Bytes(r.dst));
+    w.bytes(ipv4Bytes(r.nextHop ?? '0.0.0.0'));
+    w.u16(r.input ?? 0);
+    w.u16(r.output ?? 0);
+    w.u32(r.packets);
+    w.u32(r.bytes);
+    w.u32(r.first >>> 0);
+    w.u32(r.last >>> 0);
+    w.u16(r.srcPort ?? 0);
+    w.u16(r.dstPort ?? 0);
+}
+
 export function v5Message(h: V5Header, records: V5Record[]): Uint8Array {
   const w = new Writer();
   w.u16(5);
@@ -270,17 +285,7 @@ export function v5Message(h: V5Header, records: V5Record[]): Uint8Array {
   w.u8(h.engineId ?? 0);
   w.u16(h.samplingInterval ?? 0);
   for (const r of records) {
-    w.bytes(ipv4Bytes(r.src));
-    w.bytes(ipv4Bytes(r.dst));
-    w.bytes(ipv4Bytes(r.nextHop ?? '0.0.0.0'));
-    w.u16(r.input ?? 0);
-    w.u16(r.output ?? 0);
-    w.u32(r.packets);
-    w.u32(r.bytes);
-    w.u32(r.first >>> 0);
-    w.u32(r.last >>> 0);
-    w.u16(r.srcPort ?? 0);
-    w.u16(r.dstPort ?? 0);
+    writeRecordHead(w, r);
     w.u8(0);
     w.u8(r.tcpFlags ?? 0);
     w.u8(r.protocol ?? 6);
@@ -448,17 +453,7 @@ export function v1Message(h: { sysUptime: number; unixSecs: number; unixNsecs?: 
   w.u32(h.unixSecs);
   w.u32(h.unixNsecs ?? 0);
   for (const r of records) {
-    w.bytes(ipv4Bytes(r.src));
-    w.bytes(ipv4Bytes(r.dst));
-    w.bytes(ipv4Bytes(r.nextHop ?? '0.0.0.0'));
-    w.u16(r.input ?? 0);
-    w.u16(r.output ?? 0);
-    w.u32(r.packets);
-    w.u32(r.bytes);
-    w.u32(r.first >>> 0);
-    w.u32(r.last >>> 0);
-    w.u16(r.srcPort ?? 0);
-    w.u16(r.dstPort ?? 0);
+    writeRecordHead(w, r);
     w.u16(0); // pad1
     w.u8(r.protocol ?? 6);
     w.u8(r.tos ?? 0);
@@ -479,17 +474,7 @@ export function v7Message(h: { sysUptime: number; unixSecs: number; unixNsecs?: 
   w.u32(h.flowSequence >>> 0);
   w.u32(0); // reserved
   for (const r of records) {
-    w.bytes(ipv4Bytes(r.src));
-    w.bytes(ipv4Bytes(r.dst));
-    w.bytes(ipv4Bytes(r.nextHop ?? '0.0.0.0'));
-    w.u16(r.input ?? 0);
-    w.u16(r.output ?? 0);
-    w.u32(r.packets);
-    w.u32(r.bytes);
-    w.u32(r.first >>> 0);
-    w.u32(r.last >>> 0);
-    w.u16(r.srcPort ?? 0);
-    w.u16(r.dstPort ?? 0);
+    writeRecordHead(w, r);
     w.u8(0); // flags
     w.u8(r.tcpFlags ?? 0);
     w.u8(r.protocol ?? 6);
