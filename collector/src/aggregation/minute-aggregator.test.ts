@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseIpv4 } from '@flowbill/shared/ip/index';
+import { parseIpv4, parseIpv6 } from '@flowbill/shared/ip/index';
 import { BatchAttributor, SubscriberIndex, spreadOverMinutes, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
 import { FlowBatch } from '../decoder/batch.js';
 import { MinuteAggregator, type UsageRecord } from './minute-aggregator.js';
@@ -133,6 +133,37 @@ describe('MinuteAggregator', () => {
     ]);
   });
 
+  it('keeps subscribers apart when the index is rebuilt with other holder ids (address reassigned)', () => {
+    const attributor = new BatchAttributor({
+      subscribers: SubscriberIndex.build([
+        { subscriberId: 'alice', prefix: '100.64.0.7', validFrom: 0, validTo: null },
+        { subscriberId: 'bob', prefix: '100.64.0.8', validFrom: 0, validTo: null },
+      ]),
+      classifier: TrafficClassifier.allDefault(),
+    });
+    const batch = new FlowBatch(4);
+    const i = batch.claim();
+    batch.ipVersion[i] = 4;
+    batch.srcAddr4[i] = parseIpv4('8.8.8.8');
+    batch.dstAddr4[i] = parseIpv4('100.64.0.7');
+    batch.bytesLo[i] = 100;
+    batch.packetsLo[i] = 1;
+    batch.samplingRate[i] = 1;
+    batch.start[i] = T0 + 1000;
+    batch.end[i] = T0 + 2000;
+    const aggregator = new MinuteAggregator();
+    attributor.attribute(batch, (flow) => aggregator.add(flow), new UnattributedTally());
+    // Rebuilt: carol now holds .7 and is holder 0, the id alice had.
+    attributor.replaceSubscriberIndex(
+      SubscriberIndex.build([
+        { subscriberId: 'carol', prefix: '100.64.0.7', validFrom: 0, validTo: null },
+        { subscriberId: 'alice', prefix: '100.64.0.9', validFrom: 0, validTo: null },
+      ]),
+    );
+    attributor.attribute(batch, (flow) => aggregator.add(flow), new UnattributedTally());
+    expect(rows(aggregator.drain())).toEqual([`0|alice|100.64.0.7|${S0}|download|internet|100|1|1`, `0|carol|100.64.0.7|${S0}|download|internet|100|1|1`]);
+  });
+
   it('drains at most maxKeys entries and keeps the rest', () => {
     const aggregator = new MinuteAggregator();
     for (let k = 0; k < 10; k++) aggregator.addRecord(record({ subscriberId: `s${k}` }));
@@ -210,7 +241,14 @@ describe('MinuteAggregator', () => {
   });
 });
 
-describe('MinuteAggregator fast path (numbers and the IPv4 entry cache)', () => {
+/** A batch-like IPv6 column with `address` at row `row`. */
+function column6(address: Uint8Array, row: number): Uint8Array {
+  const column = new Uint8Array((row + 1) * 16);
+  column.set(address, row * 16);
+  return column;
+}
+
+describe('MinuteAggregator fast path (numbers and the interned entry table)', () => {
   /** What the bigint spreader says, summed per key: the reference the fast path must match. */
   function reference(flows: readonly { exporter: string; subscriberId: string; address: string; direction: 'upload' | 'download'; start: number; end: number; bytes: bigint; packets: bigint }[]) {
     const out = new Map<string, { bytes: bigint; packets: bigint; flows: bigint }>();
@@ -256,6 +294,7 @@ describe('MinuteAggregator fast path (numbers and the IPv4 entry cache)', () => 
             exporterId: fc.integer({ min: 0, max: 2 }),
             subscriber: fc.integer({ min: 0, max: 3 }),
             upload: fc.boolean(),
+            v6: fc.boolean(),
             startOffset: fc.double({ min: 0, max: 5 * M, noNaN: true }),
             duration: fc.oneof(fc.integer({ min: -1000, max: 3 * M }), fc.double({ min: 0, max: 2, noNaN: true })),
             bytes: fc.oneof(fc.bigInt({ min: 0n, max: 2000n }), fc.bigInt({ min: 0n, max: 2n ** 40n }), fc.bigInt({ min: 0n, max: 2n ** 70n })),
@@ -271,7 +310,7 @@ describe('MinuteAggregator fast path (numbers and the IPv4 entry cache)', () => 
             exporter: `r${s.exporterId}`,
             // Two subscribers share one address (a reassignment): the cache must tell them apart.
             subscriberId: `s${s.subscriber}`,
-            address: `100.64.0.${s.subscriber % 2}`,
+            address: s.v6 ? `2001:db8::${(s.subscriber % 2) + 1}` : `100.64.0.${s.subscriber % 2}`,
             direction: (s.upload ? 'upload' : 'download') as 'upload' | 'download',
             start: T0 + s.startOffset,
             end: T0 + s.startOffset + s.duration,
@@ -287,10 +326,11 @@ describe('MinuteAggregator fast path (numbers and the IPv4 entry cache)', () => 
               assignedPrefix: `${f.address}/32`,
               direction: f.direction,
               trafficClass: 'internet',
-              ipVersion: 4,
-              address4: parseIpv4(f.address),
-              address6: null,
-              address6Offset: 0,
+              ipVersion: s.v6 ? 6 : 4,
+              address4: s.v6 ? 0 : parseIpv4(f.address),
+              // IPv6 addresses sit in a batch column at row * 16, like BatchAttributor's.
+              address6: s.v6 ? column6(parseIpv6(f.address), k) : null,
+              address6Offset: s.v6 ? k * 16 : 0,
               bytes: f.bytes,
               packets: f.packets,
               start: f.start,

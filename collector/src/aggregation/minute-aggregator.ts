@@ -1,35 +1,38 @@
 /**
  * MinuteAggregator: attributed flows -> per-minute counters, in process memory.
  *
- * Each flow is spread over the UTC minutes it spans (spreadOverMinutes, largest
- * remainder, exact bigint), and counted as one flow in its start minute. Counters
- * accumulate in a Map keyed by (exporter, subscriber, address, minute, direction, class)
- * until `drain` hands them on (to RedisUsageSink) and forgets them.
+ * Each flow is spread over the UTC minutes it spans (largest remainder, exact), and
+ * counted as one flow in its start minute. Counters accumulate per key (exporter,
+ * subscriber, address, minute, direction, class) until `drain` hands them on (to
+ * RedisUsageSink) and forgets them.
  *
  * Memory is bounded by the caller draining: `full` turns true at `maxKeys` entries, and
  * `onFull` fires right then so a service can drain early instead of waiting for its timer.
- * One flow adds at most `maxMinutes` keys, so the map never exceeds maxKeys + maxMinutes
+ * One flow adds at most `maxMinutes` keys, so the table never exceeds maxKeys + maxMinutes
  * when `onFull` drains.
  *
  * Pure: no I/O, no clocks (times come from the records). Nothing is dropped silently:
  * records that cannot be placed are counted in `anomalies`.
  *
- * Hot path (bench/RESULTS.md, "Ingestion"): `add` is called once per attributed record,
- * a million times a second at the target rate, so it avoids what allocates per record:
- * - counters accumulate as exact safe-integer numbers, with a bigint carry taken only
- *   when a sum would pass 2^53 - 1; shares of a flow spanning minutes are computed in
- *   numbers when `total x weights` stays exact, with the bigint spreader otherwise (the
- *   results are identical: same largest-remainder rule, same tie-break);
- * - an IPv4 attribution finds its entry through an open-addressing cache keyed by the
- *   numeric address, minute, exporter id and direction (subscriber and class compared on
- *   the entry; EntryCache), so the address text and the key text are built only when an
- *   entry is created.
- * The map of entries by key text stays the one source of truth (addRecord and add share
- * it; drain order is creation order); the cache only points into it.
+ * Hot path (bench/RESULTS.md, "Ingestion"): `add` runs once per attributed record, a
+ * million times a second at the target rate, and with 10,000 subscribers the entries do not
+ * fit in a core's cache, so every memory line touched per record is a round trip. Hence:
+ * - an entry is one row of 8 doubles (64 bytes, one cache line) in a Float64Array: the five
+ *   key parts as numbers (IPv4 address or interned address text, minute, and interned
+ *   exporter, subscriber, direction + class) and the three counters; a record touches one
+ *   slot of the open-addressing index (Int32Array) and one row, and allocates nothing;
+ * - text parts (subscriber ids, classes, exporter labels, non-IPv4 addresses) are interned
+ *   once and checked for separators then, not per record; the text of an entry is only
+ *   built when it is drained;
+ * - counters are exact safe-integer doubles, with a bigint carry per entry taken only when a
+ *   sum would pass 2^53 - 1; shares of a flow spanning minutes are computed in numbers when
+ *   `(total + 1) x span` is exact in doubles (two-minute flows by a closed form), otherwise by
+ *   the bigint spreader — same largest-remainder rule and tie-break either way.
+ * Drain order is creation order.
  */
-import { formatIpv4 } from '@flowbill/shared/ip/index';
-import { type AttributedFlow, DEFAULT_MAX_MINUTES, type Direction, MINUTE_MS, minuteStartOf, minutesSpanned, spreadOverMinutes, subscriberAddressText } from '../attribution/index.js';
-import { hasSeparator, type UsageEntry, usageKeyText } from './usage-entry.js';
+import { formatIpv4, isIpv4Text, parseIpv4 } from '@flowbill/shared/ip/index';
+import { type AttributedFlow, type SubscriberIndex, DEFAULT_MAX_MINUTES, type Direction, MINUTE_MS, minuteStartOf, minutesSpanned, spreadOverMinutes, subscriberAddressText } from '../attribution/index.js';
+import { hasSeparator, type UsageEntry } from './usage-entry.js';
 
 /** A flow with its attribution, as plain fields (what `add` extracts from an AttributedFlow). */
 export interface UsageRecord {
@@ -76,162 +79,168 @@ export const DEFAULT_AGGREGATOR_MAX_KEYS = 100_000;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
-/**
- * One entry while it accumulates. Each counter is `number part + bigint part`: the number
- * part takes increments while it stays a safe integer; on the way past 2^53 - 1 it is
- * moved into the bigint part (exact, since both operands are safe integers).
- */
-class Slot {
-  bytes = 0;
-  packets = 0;
-  flows = 0;
-  bytesBig = 0n;
-  packetsBig = 0n;
-  constructor(
-    readonly exporter: string,
-    readonly subscriberId: string,
-    readonly address: string,
-    /** Epoch seconds. */
-    readonly minute: number,
-    readonly direction: Direction,
-    readonly trafficClass: string,
-  ) {}
+/** Doubles per entry row: address, minute, exporter, subscriber, tag, bytes, packets, flows. */
+const STRIDE = 8;
+const K_ADDRESS = 0;
+const K_MINUTE = 1;
+const K_EXPORTER = 2;
+const K_SUBSCRIBER = 3;
+/** direction (bit 0: upload) | address is interned text (bit 1) | class ref << 2. */
+const K_TAG = 4;
+const C_BYTES = 5;
+const C_PACKETS = 6;
+const C_FLOWS = 7;
+const TAG_UPLOAD = 1;
+const TAG_TEXT_ADDRESS = 2;
 
-  /** `bytes`, `packets`: non-negative safe integers; `flows`: 0 or 1. */
-  addNumbers(bytes: number, packets: number, flows: number): void {
-    const b = this.bytes + bytes;
-    if (b <= MAX_SAFE) this.bytes = b;
-    else {
-      this.bytesBig += BigInt(this.bytes) + BigInt(bytes);
-      this.bytes = 0;
+/** Interned texts beyond this are forgotten at the next full drain (privacy IPv6 addresses rotate). */
+const MAX_INTERNED = 250_000;
+/** Ref of a text that contains a separator: records with it are refused. */
+const INVALID = -1;
+
+/** Strings <-> dense refs; a text with a tab or newline gets INVALID. */
+class Interner {
+  readonly texts: string[] = [];
+  private readonly refs = new Map<string, number>();
+  // One-entry memo: consecutive records mostly repeat the same class and often the same text.
+  private lastText: string | null = null;
+  private lastRef = INVALID;
+
+  refOf(text: string): number {
+    if (text === this.lastText) return this.lastRef;
+    let ref = this.refs.get(text);
+    if (ref === undefined) {
+      ref = hasSeparator(text) ? INVALID : this.texts.length;
+      if (ref !== INVALID) this.texts.push(text);
+      this.refs.set(text, ref);
     }
-    const p = this.packets + packets;
-    if (p <= MAX_SAFE) this.packets = p;
-    else {
-      this.packetsBig += BigInt(this.packets) + BigInt(packets);
-      this.packets = 0;
-    }
-    this.flows += flows;
+    this.lastText = text;
+    this.lastRef = ref;
+    return ref;
   }
 
-  /** Non-negative bigints of any size. */
-  addBigints(bytes: bigint, packets: bigint, flows: number): void {
-    if (bytes <= MAX_SAFE_BIG) this.addNumbers(Number(bytes), 0, 0);
-    else this.bytesBig += bytes;
-    if (packets <= MAX_SAFE_BIG) this.addNumbers(0, Number(packets), 0);
-    else this.packetsBig += packets;
-    this.flows += flows;
+  get size(): number {
+    return this.refs.size;
   }
 
-  toEntry(): UsageEntry {
-    return {
-      exporter: this.exporter,
-      subscriberId: this.subscriberId,
-      address: this.address,
-      minute: this.minute,
-      direction: this.direction,
-      trafficClass: this.trafficClass,
-      bytes: BigInt(this.bytes) + this.bytesBig,
-      packets: BigInt(this.packets) + this.packetsBig,
-      flows: BigInt(this.flows),
-    };
+  clear(): void {
+    this.texts.length = 0;
+    this.refs.clear();
+    this.lastText = null;
+    this.lastRef = INVALID;
   }
 }
 
 /**
- * Open-addressing cache from an IPv4 attribution's numeric identity (address, minute,
- * exporter id and direction) to its entry; the subscriber and class are compared on the
- * entry itself. Rows of four int32 in one typed array (address, minute index, exporter id
- * x 2 + direction, entry number + 1; 0 = empty), so a lookup touches one cache line of the
- * table, one of the entry list and the entry: the records of 10,000 subscribers do not fit
- * in a core's cache, and every line touched is a memory round trip.
+ * IPv6 address bytes -> ref of its text in `texts`: open addressing over rows of five int32
+ * (the address as four words, ref + 1; 0 = empty). The text is formatted once per address.
  */
-class EntryCache {
-  private rows = new Int32Array(4 * 4096);
-  private mask = 4095;
-  private slots: Slot[] = [];
+class Ipv6Refs {
+  private rows = new Int32Array(5 * 1024);
+  private mask = 1023;
+  private count = 0;
 
-  get size(): number {
-    return this.slots.length;
-  }
+  constructor(private readonly texts: Interner) {}
 
-  find(address: number, minuteIndex: number, exporterDirection: number, subscriberId: string, trafficClass: string): Slot | undefined {
+  refOf(bytes: Uint8Array, offset: number, flow: Readonly<AttributedFlow>): number {
+    const w0 = word(bytes, offset);
+    const w1 = word(bytes, offset + 4);
+    const w2 = word(bytes, offset + 8);
+    const w3 = word(bytes, offset + 12);
     const rows = this.rows;
-    for (let i = hashIdentity(address, minuteIndex, exporterDirection) & this.mask; ; i = (i + 1) & this.mask) {
-      const at = i << 2;
-      const n = rows[at + 3];
-      if (n === 0) return undefined;
-      if (rows[at] === address && rows[at + 1] === minuteIndex && rows[at + 2] === exporterDirection) {
-        const slot = this.slots[n - 1];
-        if (slot.subscriberId === subscriberId && slot.trafficClass === trafficClass) return slot;
-      }
+    let i = hash6(w0, w1, w2, w3) & this.mask;
+    for (; ; i = (i + 1) & this.mask) {
+      const at = i * 5;
+      if (rows[at + 4] === 0) break;
+      if (rows[at] === w0 && rows[at + 1] === w1 && rows[at + 2] === w2 && rows[at + 3] === w3) return rows[at + 4] - 1;
     }
-  }
-
-  insert(address: number, minuteIndex: number, exporterDirection: number, slot: Slot): void {
-    if ((this.slots.length + 1) * 2 > this.mask + 1) this.grow();
-    this.slots.push(slot);
-    this.place(address, minuteIndex, exporterDirection, this.slots.length);
+    const ref = this.texts.refOf(subscriberAddressText(flow));
+    if (ref === INVALID) return ref;
+    if ((this.count + 1) * 2 > this.mask + 1) {
+      this.grow();
+      i = hash6(w0, w1, w2, w3) & this.mask;
+      while (this.rows[i * 5 + 4] !== 0) i = (i + 1) & this.mask;
+    }
+    const at = i * 5;
+    this.rows[at] = w0;
+    this.rows[at + 1] = w1;
+    this.rows[at + 2] = w2;
+    this.rows[at + 3] = w3;
+    this.rows[at + 4] = ref + 1;
+    this.count++;
+    return ref;
   }
 
   clear(): void {
-    if (this.slots.length === 0) return;
-    this.slots = [];
+    if (this.count === 0) return;
     this.rows.fill(0);
-  }
-
-  private place(address: number, minuteIndex: number, exporterDirection: number, n: number): void {
-    const rows = this.rows;
-    let i = hashIdentity(address, minuteIndex, exporterDirection) & this.mask;
-    while (rows[(i << 2) + 3] !== 0) i = (i + 1) & this.mask;
-    const at = i << 2;
-    rows[at] = address;
-    rows[at + 1] = minuteIndex;
-    rows[at + 2] = exporterDirection;
-    rows[at + 3] = n;
+    this.count = 0;
   }
 
   private grow(): void {
     const old = this.rows;
     this.mask = this.mask * 2 + 1;
-    this.rows = new Int32Array(4 * (this.mask + 1));
-    for (let at = 0; at < old.length; at += 4) if (old[at + 3] !== 0) this.place(old[at], old[at + 1], old[at + 2], old[at + 3]);
+    this.rows = new Int32Array(5 * (this.mask + 1));
+    for (let at = 0; at < old.length; at += 5) {
+      if (old[at + 4] === 0) continue;
+      let i = hash6(old[at], old[at + 1], old[at + 2], old[at + 3]) & this.mask;
+      while (this.rows[i * 5 + 4] !== 0) i = (i + 1) & this.mask;
+      this.rows.set(old.subarray(at, at + 5), i * 5);
+    }
   }
 }
 
-function hashIdentity(address: number, minuteIndex: number, exporterDirection: number): number {
-  let h = Math.imul(address ^ Math.imul(minuteIndex, 0x9e3779b1) ^ Math.imul(exporterDirection, 0x85ebca77), 0xc2b2ae3d);
-  h ^= h >>> 15;
-  return h;
+function word(bytes: Uint8Array, at: number): number {
+  return (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+}
+
+function hash6(w0: number, w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w0 ^ Math.imul(w1, 0x85ebca77), 0x9e3779b1) ^ Math.imul(w2 ^ Math.imul(w3, 0xc2b2ae3d), 0x27d4eb2f);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  return h ^ (h >>> 15);
+}
+
+function hashKey(address: number, minute: number, exporter: number, subscriber: number, tag: number): number {
+  let h = Math.imul(address | 0, 0x9e3779b1) ^ Math.imul((minute / 60) | 0, 0x85ebca77) ^ Math.imul(subscriber ^ (exporter << 20) ^ (tag << 12), 0xc2b2ae3d);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  return h ^ (h >>> 15);
 }
 
 export class MinuteAggregator {
   readonly maxKeys: number;
   readonly maxMinutes: number;
   readonly anomalies: AggregationAnomalies = { clampedRecords: 0, rejectedRecords: 0, rejectedBytes: 0n, rejectedPackets: 0n };
-  /** Entries by key text (usageKeyText), in creation order. */
-  private entries = new Map<string, Slot>();
-  /** IPv4 attributions -> their entries, without building the key text. Cleared by drain. */
-  private readonly cache = new EntryCache();
   private readonly onFull: ((aggregator: MinuteAggregator) => void) | undefined;
   private readonly exporterLabel: (exporterId: number) => string;
-  /** Labels of dense exporter ids (the decoder's), and of any other id. */
-  private readonly exporterLabels: string[] = [];
-  private readonly otherExporterLabels = new Map<number, string>();
 
-  // The record being added: set before spreading, read by slotFor, so spreading
-  // allocates no closure per record.
-  private exporter = '';
-  /** Exporter id of an IPv4 attribution (cache usable); -1 otherwise. */
-  private exporterId = -1;
-  private address4 = 0;
-  /** Address text; null until needed (a cache hit never needs it). */
-  private address: string | null = null;
-  private subscriberId = '';
-  private direction: Direction = 'download';
-  private trafficClass = '';
-  /** Key parts checked for separators (done when an entry has to be found by key text). */
-  private checked = false;
+  /** Entry rows, STRIDE doubles each, in creation order. */
+  private rows = new Float64Array(STRIDE * 1024);
+  private count = 0;
+  /** Open-addressing index: entry number + 1, 0 = empty; power-of-two length, at most half full. */
+  private index = new Int32Array(4096);
+  /** Bigint carries of counters that passed 2^53 - 1, by entry number (rare). */
+  private bytesCarry = new Map<number, bigint>();
+  private packetsCarry = new Map<number, bigint>();
+
+  private readonly exporters = new Interner();
+  private readonly subscribers = new Interner();
+  private readonly classes = new Interner();
+  private readonly addressTexts = new Interner();
+  /** Exporter ref of a dense exporter id (the decoder's), + 1; 0 = not looked up yet. */
+  private exporterRefsById = new Int32Array(64);
+  private readonly ipv4Texts = new Map<number, string>();
+  /** IPv6 addresses (16 bytes) -> their interned text's ref, so a record formats no text. */
+  private readonly ipv6Refs = new Ipv6Refs(this.addressTexts);
+  /** Subscriber ref + 1 by holder id of `holdersOf` (0 = not looked up yet): no string hashing per record. */
+  private subscriberRefsByHolder = new Int32Array(0);
+  private holdersOf: SubscriberIndex | null = null;
+
+  // The key of the record being added (set before spreading, read by slotFor), so
+  // spreading allocates no closure per record.
+  private kAddress = 0;
+  private kExporter = 0;
+  private kSubscriber = 0;
+  private kTag = 0;
   private startMinute = 0;
   private flowCounted = false;
   private readonly addShare = (minuteStartMs: number, bytes: bigint, packets: bigint): void => {
@@ -240,8 +249,7 @@ export class MinuteAggregator {
       flows = 1;
       this.flowCounted = true;
     }
-    // Parts were checked before the bigint spreader runs, so there is always a slot.
-    this.slotFor(minuteStartMs / 1000)!.addBigints(bytes, packets, flows);
+    this.addBigints(this.slotFor(minuteStartMs / 1000), bytes, packets, flows);
   };
   // Scratch for spreading in numbers.
   private readonly weights: Float64Array;
@@ -266,44 +274,38 @@ export class MinuteAggregator {
 
   /** Entries held. */
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   get full(): boolean {
-    return this.entries.size >= this.maxKeys;
+    return this.count >= this.maxKeys;
   }
 
   /** Add one attribution (a BatchAttributor sink call); copies what it keeps. */
   add(flow: Readonly<AttributedFlow>): void {
-    const id = flow.exporterId;
-    const dense = id >= 0 && id < 1 << 20 && Number.isInteger(id);
-    let exporter = dense ? this.exporterLabels[id] : this.otherExporterLabels.get(id);
-    if (exporter === undefined) {
-      exporter = this.exporterLabel(id);
-      if (dense) this.exporterLabels[id] = exporter;
-      else this.otherExporterLabels.set(id, exporter);
-    }
+    const exporter = this.exporterRefOf(flow.exporterId);
     // Counters as numbers: BatchAttributor provides them (bytesNumber, -1 when not a safe
     // integer); for other flows they are taken from the bigints.
     const bytes = flow.bytesNumber ?? safeNumber(flow.bytes);
     const packets = flow.packetsNumber ?? safeNumber(flow.packets);
     if (bytes < 0 || packets < 0 || !Number.isFinite(flow.start)) {
-      this.addParts(exporter, flow.subscriberId, subscriberAddressText(flow), flow.direction, flow.trafficClass, flow.start, flow.end, flow.bytes, flow.packets);
+      this.addParts(this.exporters.texts[exporter] ?? this.exporterLabel(flow.exporterId), flow.subscriberId, subscriberAddressText(flow), flow.direction, flow.trafficClass, flow.start, flow.end, flow.bytes, flow.packets);
       return;
     }
-    this.exporter = exporter;
-    if (flow.address6 === null) {
-      this.exporterId = id;
-      this.address4 = flow.address4 | 0;
-      this.address = null;
-    } else {
-      this.exporterId = -1;
-      this.address = subscriberAddressText(flow);
+    const subscriber = this.subscriberRefOf(flow);
+    const trafficClass = this.classes.refOf(flow.trafficClass);
+    let address: number;
+    let tag = flow.direction === 'upload' ? TAG_UPLOAD : 0;
+    if (flow.address6 === null) address = flow.address4 >>> 0;
+    else {
+      address = this.ipv6Refs.refOf(flow.address6, flow.address6Offset, flow);
+      tag |= TAG_TEXT_ADDRESS;
     }
-    this.subscriberId = flow.subscriberId;
-    this.direction = flow.direction;
-    this.trafficClass = flow.trafficClass;
-    this.checked = false;
+    if (exporter === INVALID || subscriber === INVALID || trafficClass === INVALID || address === INVALID) return this.reject(bytes, packets);
+    this.kAddress = address;
+    this.kExporter = exporter;
+    this.kSubscriber = subscriber;
+    this.kTag = tag | (trafficClass << 2);
     this.addNumbers(flow.start, flow.end, bytes, packets);
   }
 
@@ -316,51 +318,185 @@ export class MinuteAggregator {
    * returned objects are no longer referenced by the aggregator.
    */
   drain(maxKeys = Number.POSITIVE_INFINITY): UsageEntry[] {
-    if (maxKeys >= this.entries.size) {
-      const all: UsageEntry[] = new Array(this.entries.size);
-      let k = 0;
-      for (const slot of this.entries.values()) all[k++] = slot.toEntry();
-      this.entries = new Map();
-      this.cache.clear();
-      return all;
+    const take = Math.min(this.count, maxKeys);
+    const out: UsageEntry[] = new Array(take);
+    for (let n = 0; n < take; n++) out[n] = this.entryAt(n);
+    if (take === this.count) {
+      this.count = 0;
+      this.index.fill(0);
+      if (this.bytesCarry.size > 0) this.bytesCarry = new Map();
+      if (this.packetsCarry.size > 0) this.packetsCarry = new Map();
+      // Nothing refers to interned texts now: forget them if they piled up.
+      if (this.subscribers.size + this.addressTexts.size + this.exporters.size > MAX_INTERNED) {
+        this.subscribers.clear();
+        this.addressTexts.clear();
+        this.exporters.clear();
+        this.classes.clear();
+        this.ipv6Refs.clear();
+        this.exporterRefsById.fill(0);
+        this.holdersOf = null;
+      }
+      if (this.ipv4Texts.size > MAX_INTERNED) this.ipv4Texts.clear();
+      return out;
     }
-    const taken: UsageEntry[] = [];
-    for (const [key, slot] of this.entries) {
-      if (taken.length >= maxKeys) break;
-      taken.push(slot.toEntry());
-      this.entries.delete(key);
+    // Keep the rest, renumbered from 0 in the same order.
+    this.rows.copyWithin(0, take * STRIDE, this.count * STRIDE);
+    this.count -= take;
+    this.bytesCarry = shiftCarry(this.bytesCarry, take);
+    this.packetsCarry = shiftCarry(this.packetsCarry, take);
+    this.index.fill(0);
+    const rows = this.rows;
+    const mask = this.index.length - 1;
+    for (let n = 0; n < this.count; n++) {
+      const at = n * STRIDE;
+      let i = hashKey(rows[at + K_ADDRESS], rows[at + K_MINUTE], rows[at + K_EXPORTER], rows[at + K_SUBSCRIBER], rows[at + K_TAG]) & mask;
+      while (this.index[i] !== 0) i = (i + 1) & mask;
+      this.index[i] = n + 1;
     }
-    // The cache may point at drained entries: start it afresh (it refills from `entries`).
-    this.cache.clear();
-    return taken;
+    return out;
   }
 
-  /**
-   * The entry of the current record in `minute` (epoch s), created if missing; null when a
-   * key part contains a separator (the record must be refused; this can only happen on the
-   * record's first lookup, before anything of it was accumulated).
-   */
-  private slotFor(minute: number): Slot | null {
-    const id = this.exporterId;
-    // Minute index and exporter/direction as int32 for the cache (what does not fit skips it).
-    const exporterDirection = id >= 0 && id < 1 << 30 && minute > -1e11 && minute < 1e11 ? id * 2 + (this.direction === 'upload' ? 1 : 0) : -1;
-    if (exporterDirection >= 0) {
-      const slot = this.cache.find(this.address4, minute / 60, exporterDirection, this.subscriberId, this.trafficClass);
-      if (slot !== undefined) {
-        this.checked = true;
-        return slot;
+  private entryAt(n: number): UsageEntry {
+    const rows = this.rows;
+    const at = n * STRIDE;
+    const tag = rows[at + K_TAG];
+    const address = rows[at + K_ADDRESS];
+    return {
+      exporter: this.exporters.texts[rows[at + K_EXPORTER]],
+      subscriberId: this.subscribers.texts[rows[at + K_SUBSCRIBER]],
+      address: (tag & TAG_TEXT_ADDRESS) !== 0 ? this.addressTexts.texts[address] : this.ipv4Text(address),
+      minute: rows[at + K_MINUTE],
+      direction: (tag & TAG_UPLOAD) !== 0 ? 'upload' : 'download',
+      trafficClass: this.classes.texts[tag >>> 2],
+      bytes: BigInt(rows[at + C_BYTES]) + (this.bytesCarry.get(n) ?? 0n),
+      packets: BigInt(rows[at + C_PACKETS]) + (this.packetsCarry.get(n) ?? 0n),
+      flows: BigInt(rows[at + C_FLOWS]),
+    };
+  }
+
+  private ipv4Text(address: number): string {
+    let text = this.ipv4Texts.get(address);
+    if (text === undefined) {
+      text = formatIpv4(address);
+      this.ipv4Texts.set(address, text);
+    }
+    return text;
+  }
+
+  private subscriberRefOf(flow: Readonly<AttributedFlow>): number {
+    const holder = flow.holder;
+    const index = flow.holderIndex;
+    if (holder === undefined || index === undefined || !(holder >= 0 && holder < index.holderCount)) return this.subscribers.refOf(flow.subscriberId);
+    if (index !== this.holdersOf) {
+      this.holdersOf = index;
+      this.subscriberRefsByHolder = new Int32Array(index.holderCount);
+    }
+    const known = this.subscriberRefsByHolder[holder];
+    if (known !== 0) return known - 1;
+    const ref = this.subscribers.refOf(flow.subscriberId);
+    this.subscriberRefsByHolder[holder] = ref + 1;
+    return ref;
+  }
+
+  private exporterRefOf(id: number): number {
+    const dense = id >= 0 && id < 1 << 20 && Number.isInteger(id);
+    if (dense && id < this.exporterRefsById.length) {
+      const known = this.exporterRefsById[id];
+      if (known !== 0) return known - 1;
+    }
+    const ref = this.exporters.refOf(this.exporterLabel(id));
+    if (dense) {
+      if (id >= this.exporterRefsById.length) {
+        const grown = new Int32Array(Math.max(id + 1, this.exporterRefsById.length * 2));
+        grown.set(this.exporterRefsById);
+        this.exporterRefsById = grown;
       }
+      this.exporterRefsById[id] = ref + 1;
     }
-    if (!this.checked && !this.partsValid()) return null;
-    const address = this.address ?? (this.address = formatIpv4(this.address4 >>> 0));
-    const key = usageKeyText(this.exporter, this.subscriberId, address, this.direction, this.trafficClass, minute);
-    let slot = this.entries.get(key);
-    if (slot === undefined) {
-      slot = new Slot(this.exporter, this.subscriberId, address, minute, this.direction, this.trafficClass);
-      this.entries.set(key, slot);
+    return ref;
+  }
+
+  /** Entry number of the current record's key in `minute` (epoch s), created if missing. */
+  private slotFor(minute: number): number {
+    if ((this.count + 1) * 2 > this.index.length) this.growIndex();
+    const address = this.kAddress;
+    const exporter = this.kExporter;
+    const subscriber = this.kSubscriber;
+    const tag = this.kTag;
+    const index = this.index;
+    const rows = this.rows;
+    const mask = index.length - 1;
+    for (let i = hashKey(address, minute, exporter, subscriber, tag) & mask; ; i = (i + 1) & mask) {
+      const n = index[i];
+      if (n === 0) {
+        index[i] = this.create(minute) + 1;
+        return this.count - 1;
+      }
+      const at = (n - 1) * STRIDE;
+      if (rows[at + K_ADDRESS] === address && rows[at + K_MINUTE] === minute && rows[at + K_SUBSCRIBER] === subscriber && rows[at + K_TAG] === tag && rows[at + K_EXPORTER] === exporter) return n - 1;
     }
-    if (exporterDirection >= 0) this.cache.insert(this.address4, minute / 60, exporterDirection, slot);
-    return slot;
+  }
+
+  private create(minute: number): number {
+    const n = this.count;
+    if ((n + 1) * STRIDE > this.rows.length) {
+      const grown = new Float64Array(this.rows.length * 2);
+      grown.set(this.rows);
+      this.rows = grown;
+    }
+    const at = n * STRIDE;
+    const rows = this.rows;
+    rows[at + K_ADDRESS] = this.kAddress;
+    rows[at + K_MINUTE] = minute;
+    rows[at + K_EXPORTER] = this.kExporter;
+    rows[at + K_SUBSCRIBER] = this.kSubscriber;
+    rows[at + K_TAG] = this.kTag;
+    rows[at + C_BYTES] = 0;
+    rows[at + C_PACKETS] = 0;
+    rows[at + C_FLOWS] = 0;
+    this.count = n + 1;
+    return n;
+  }
+
+  private growIndex(): void {
+    const index = new Int32Array(this.index.length * 2);
+    const mask = index.length - 1;
+    const rows = this.rows;
+    for (let n = 0; n < this.count; n++) {
+      const at = n * STRIDE;
+      let i = hashKey(rows[at + K_ADDRESS], rows[at + K_MINUTE], rows[at + K_EXPORTER], rows[at + K_SUBSCRIBER], rows[at + K_TAG]) & mask;
+      while (index[i] !== 0) i = (i + 1) & mask;
+      index[i] = n + 1;
+    }
+    this.index = index;
+  }
+
+  /** `bytes`, `packets`: non-negative safe integers; `flows`: 0 or 1. */
+  private addToSlot(n: number, bytes: number, packets: number, flows: number): void {
+    const rows = this.rows;
+    const at = n * STRIDE;
+    const b = rows[at + C_BYTES] + bytes;
+    if (b <= MAX_SAFE) rows[at + C_BYTES] = b;
+    else {
+      this.bytesCarry.set(n, (this.bytesCarry.get(n) ?? 0n) + BigInt(rows[at + C_BYTES]) + BigInt(bytes));
+      rows[at + C_BYTES] = 0;
+    }
+    const p = rows[at + C_PACKETS] + packets;
+    if (p <= MAX_SAFE) rows[at + C_PACKETS] = p;
+    else {
+      this.packetsCarry.set(n, (this.packetsCarry.get(n) ?? 0n) + BigInt(rows[at + C_PACKETS]) + BigInt(packets));
+      rows[at + C_PACKETS] = 0;
+    }
+    rows[at + C_FLOWS] += flows;
+  }
+
+  /** Non-negative bigints of any size. */
+  private addBigints(n: number, bytes: bigint, packets: bigint, flows: number): void {
+    if (bytes <= MAX_SAFE_BIG) this.addToSlot(n, Number(bytes), 0, 0);
+    else this.bytesCarry.set(n, (this.bytesCarry.get(n) ?? 0n) + bytes);
+    if (packets <= MAX_SAFE_BIG) this.addToSlot(n, 0, Number(packets), 0);
+    else this.packetsCarry.set(n, (this.packetsCarry.get(n) ?? 0n) + packets);
+    this.rows[n * STRIDE + C_FLOWS] += flows;
   }
 
   /** Refuse the current record (a key part contains a separator). */
@@ -368,6 +504,11 @@ export class MinuteAggregator {
     this.anomalies.rejectedRecords++;
     if (bytes > 0) this.anomalies.rejectedBytes += BigInt(bytes);
     if (packets > 0) this.anomalies.rejectedPackets += BigInt(packets);
+  }
+
+  private afterRecord(clamped: boolean): void {
+    if (clamped) this.anomalies.clampedRecords++;
+    if (this.onFull !== undefined && this.count >= this.maxKeys) this.onFull(this);
   }
 
   /**
@@ -383,54 +524,42 @@ export class MinuteAggregator {
     const endMicros = Math.round(end * 1000);
     if (minutes === 1 || endMicros <= startMicros) {
       // The whole flow in its start minute (with its flow count, whether or not it has bytes).
-      const slot = this.slotFor(firstMinute / 1000);
-      if (slot === null) return this.reject(bytes, packets);
-      slot.addNumbers(bytes, packets, 1);
-    } else {
-      // Weights sum to endMicros - startMicros; with (total + 1) * that within 2^53 - 1, every
-      // product, quotient and remainder of the split is exact in doubles.
-      const span = endMicros - startMicros;
-      if (minutes > this.weights.length || (bytes + 1) * span > MAX_SAFE || (packets + 1) * span > MAX_SAFE) {
-        if (!this.partsValid()) return this.reject(bytes, packets);
-        this.startMinute = firstMinute;
-        this.flowCounted = false;
-        spreadOverMinutes(start, end, BigInt(bytes), BigInt(packets), this.addShare, this.maxMinutes);
-        if (!this.flowCounted) this.slotFor(firstMinute / 1000)!.addNumbers(0, 0, 1);
-        if (clamped) this.anomalies.clampedRecords++;
-        if (this.onFull !== undefined && this.entries.size >= this.maxKeys) this.onFull(this);
-        return;
-      }
-      if (minutes === 2) return this.addTwoMinutes(firstMinute, startMicros, endMicros, bytes, packets, clamped);
-      const weights = this.weights;
-      let weightSum = 0;
-      for (let k = 0; k < minutes; k++) {
-        const bucketStartMicros = (firstMinute + k * MINUTE_MS) * 1000;
-        const from = Math.max(startMicros, bucketStartMicros);
-        const to = Math.min(endMicros, bucketStartMicros + MINUTE_MS * 1000);
-        const w = Math.max(0, to - from);
-        weights[k] = w;
-        weightSum += w;
-      }
-      splitNumbers(bytes, weights, weightSum, minutes, this.byteShares, this.remainders);
-      splitNumbers(packets, weights, weightSum, minutes, this.packetShares, this.remainders);
-      let flowCounted = false;
-      for (let k = 0; k < minutes; k++) {
-        const b = this.byteShares[k];
-        const p = this.packetShares[k];
-        if (b === 0 && p === 0) continue;
-        const slot = this.slotFor((firstMinute + k * MINUTE_MS) / 1000);
-        if (slot === null) return this.reject(bytes, packets);
-        slot.addNumbers(b, p, k === 0 ? 1 : 0);
-        if (k === 0) flowCounted = true;
-      }
-      if (!flowCounted) {
-        const slot = this.slotFor(firstMinute / 1000);
-        if (slot === null) return this.reject(bytes, packets);
-        slot.addNumbers(0, 0, 1);
-      }
+      this.addToSlot(this.slotFor(firstMinute / 1000), bytes, packets, 1);
+      return this.afterRecord(clamped);
     }
-    if (clamped) this.anomalies.clampedRecords++;
-    if (this.onFull !== undefined && this.entries.size >= this.maxKeys) this.onFull(this);
+    // Weights sum to endMicros - startMicros; with (total + 1) * that within 2^53 - 1, every
+    // product, quotient and remainder of the split is exact in doubles.
+    const span = endMicros - startMicros;
+    if (minutes > this.weights.length || (bytes + 1) * span > MAX_SAFE || (packets + 1) * span > MAX_SAFE) {
+      this.startMinute = firstMinute;
+      this.flowCounted = false;
+      spreadOverMinutes(start, end, BigInt(bytes), BigInt(packets), this.addShare, this.maxMinutes);
+      if (!this.flowCounted) this.addToSlot(this.slotFor(firstMinute / 1000), 0, 0, 1);
+      return this.afterRecord(clamped);
+    }
+    if (minutes === 2) return this.addTwoMinutes(firstMinute, startMicros, endMicros, bytes, packets, clamped);
+    const weights = this.weights;
+    let weightSum = 0;
+    for (let k = 0; k < minutes; k++) {
+      const bucketStartMicros = (firstMinute + k * MINUTE_MS) * 1000;
+      const from = Math.max(startMicros, bucketStartMicros);
+      const to = Math.min(endMicros, bucketStartMicros + MINUTE_MS * 1000);
+      const w = Math.max(0, to - from);
+      weights[k] = w;
+      weightSum += w;
+    }
+    splitNumbers(bytes, weights, weightSum, minutes, this.byteShares, this.remainders);
+    splitNumbers(packets, weights, weightSum, minutes, this.packetShares, this.remainders);
+    let flowCounted = false;
+    for (let k = 0; k < minutes; k++) {
+      const b = this.byteShares[k];
+      const p = this.packetShares[k];
+      if (b === 0 && p === 0) continue;
+      this.addToSlot(this.slotFor((firstMinute + k * MINUTE_MS) / 1000), b, p, k === 0 ? 1 : 0);
+      if (k === 0) flowCounted = true;
+    }
+    if (!flowCounted) this.addToSlot(this.slotFor(firstMinute / 1000), 0, 0, 1);
+    this.afterRecord(clamped);
   }
 
   /**
@@ -444,35 +573,12 @@ export class MinuteAggregator {
     const weightSum = w0 + w1;
     const b0 = firstShareOfTwo(bytes, w0, w1, weightSum);
     const p0 = firstShareOfTwo(packets, w0, w1, weightSum);
-    let flowCounted = false;
-    if (b0 !== 0 || p0 !== 0) {
-      const slot = this.slotFor(firstMinute / 1000);
-      if (slot === null) return this.reject(bytes, packets);
-      slot.addNumbers(b0, p0, 1);
-      flowCounted = true;
-    }
+    // The start minute always gets its flow count, with or without a share.
+    this.addToSlot(this.slotFor(firstMinute / 1000), b0, p0, 1);
     const b1 = bytes - b0;
     const p1 = packets - p0;
-    if (b1 !== 0 || p1 !== 0) {
-      const slot = this.slotFor((firstMinute + MINUTE_MS) / 1000);
-      if (slot === null) return this.reject(bytes, packets);
-      slot.addNumbers(b1, p1, 0);
-    }
-    if (!flowCounted) {
-      const slot = this.slotFor(firstMinute / 1000);
-      if (slot === null) return this.reject(bytes, packets);
-      slot.addNumbers(0, 0, 1);
-    }
-    if (clamped) this.anomalies.clampedRecords++;
-    if (this.onFull !== undefined && this.entries.size >= this.maxKeys) this.onFull(this);
-  }
-
-  private partsValid(): boolean {
-    if (this.checked) return true;
-    if (hasSeparator(this.exporter) || hasSeparator(this.subscriberId) || hasSeparator(this.trafficClass)) return false;
-    if (this.address !== null && hasSeparator(this.address)) return false;
-    this.checked = true;
-    return true;
+    if (b1 !== 0 || p1 !== 0) this.addToSlot(this.slotFor((firstMinute + MINUTE_MS) / 1000), b1, p1, 0);
+    this.afterRecord(clamped);
   }
 
   /** The general path (addRecord, and counters that are not safe integers): bigint spreading. */
@@ -487,19 +593,22 @@ export class MinuteAggregator {
     bytes: bigint,
     packets: bigint,
   ): void {
-    this.exporter = exporter;
-    this.exporterId = -1;
-    this.address = address;
-    this.subscriberId = subscriberId;
-    this.direction = direction;
-    this.trafficClass = trafficClass;
-    this.checked = false;
-    if (!Number.isFinite(start) || bytes < 0n || packets < 0n || !this.partsValid()) {
+    const exporterRef = this.exporters.refOf(exporter);
+    const subscriberRef = this.subscribers.refOf(subscriberId);
+    const classRef = this.classes.refOf(trafficClass);
+    // An IPv4 text takes the numeric form, so it meets the same entry as add()'s records.
+    const ipv4 = isIpv4Text(address);
+    const addressRef = ipv4 ? parseIpv4(address) : this.addressTexts.refOf(address);
+    if (!Number.isFinite(start) || bytes < 0n || packets < 0n || exporterRef === INVALID || subscriberRef === INVALID || classRef === INVALID || addressRef === INVALID) {
       this.anomalies.rejectedRecords++;
       if (bytes > 0n) this.anomalies.rejectedBytes += bytes;
       if (packets > 0n) this.anomalies.rejectedPackets += packets;
       return;
     }
+    this.kAddress = addressRef;
+    this.kExporter = exporterRef;
+    this.kSubscriber = subscriberRef;
+    this.kTag = (direction === 'upload' ? TAG_UPLOAD : 0) | (ipv4 ? 0 : TAG_TEXT_ADDRESS) | (classRef << 2);
     if (bytes <= MAX_SAFE_BIG && packets <= MAX_SAFE_BIG) {
       this.addNumbers(start, end, Number(bytes), Number(packets));
       return;
@@ -507,16 +616,22 @@ export class MinuteAggregator {
     this.startMinute = minuteStartOf(start);
     this.flowCounted = false;
     let spreadEnd = end;
-    if (minutesSpanned(start, end) > this.maxMinutes) {
-      this.anomalies.clampedRecords++;
-      spreadEnd = start;
-    }
+    const clamped = minutesSpanned(start, end) > this.maxMinutes;
+    if (clamped) spreadEnd = start;
     spreadOverMinutes(start, spreadEnd, bytes, packets, this.addShare, this.maxMinutes);
     // A flow whose start minute got no share (zero counters, or a share rounded to 0)
     // is still one flow of its start minute.
-    if (!this.flowCounted) this.slotFor(this.startMinute / 1000)!.addNumbers(0, 0, 1);
-    if (this.onFull !== undefined && this.entries.size >= this.maxKeys) this.onFull(this);
+    if (!this.flowCounted) this.addToSlot(this.slotFor(this.startMinute / 1000), 0, 0, 1);
+    this.afterRecord(clamped);
   }
+}
+
+/** Carries of entries renumbered after a partial drain of `taken` entries. */
+function shiftCarry(carry: Map<number, bigint>, taken: number): Map<number, bigint> {
+  if (carry.size === 0) return carry;
+  const shifted = new Map<number, bigint>();
+  for (const [n, value] of carry) if (n >= taken) shifted.set(n - taken, value);
+  return shifted;
 }
 
 /** `value` as a number when it is a non-negative safe integer, else -1. */

@@ -57,6 +57,15 @@ export interface AttributedFlow {
    */
   bytesNumber?: number;
   packetsNumber?: number;
+  /**
+   * The matching holder (one subscriber + assigned prefix) as a dense id of `holderIndex`,
+   * so a consumer can key per-subscriber state by number instead of hashing
+   * `subscriberId` per record. Optional and not enumerable, like bytesNumber: only
+   * BatchAttributor sets them; the id means nothing without its index object (ids change
+   * when the index is rebuilt).
+   */
+  holder?: number;
+  holderIndex?: SubscriberIndex;
   /** Flow start and end, ms since epoch. */
   start: number;
   end: number;
@@ -146,6 +155,7 @@ export class BatchAttributor {
 
       summary.attributedRecords++;
       flow.index = subscribers;
+      flow.holderIndex = subscribers;
       flow.row = row;
       flow.exporterId = batch.exporterId[row];
       flow.ipVersion = version === 4 ? 4 : 6;
@@ -225,6 +235,7 @@ interface ReusableFlow extends AttributedFlow {
   /** assignedPrefix is read from the index when asked for (one memory access less per record). */
   index: SubscriberIndex;
   holder: number;
+  holderIndex: SubscriberIndex;
   assignedPrefixOverride: string | null;
 }
 
@@ -249,6 +260,7 @@ function reusableFlow(): ReusableFlow {
   } as Omit<ReusableFlow, 'bytes' | 'packets' | 'bytesNumber' | 'packetsNumber' | 'bytesBig' | 'packetsBig' | 'assignedPrefix' | 'index' | 'holder' | 'assignedPrefixOverride'>;
   Object.defineProperties(flow, {
     index: { value: SubscriberIndex.EMPTY, writable: true, enumerable: false },
+    holderIndex: { value: SubscriberIndex.EMPTY, writable: true, enumerable: false },
     holder: { value: NO_HOLDER, writable: true, enumerable: false },
     assignedPrefixOverride: { value: null, writable: true, enumerable: false },
     assignedPrefix: {

@@ -127,6 +127,11 @@ export class SubscriberIndex {
     return timeline === undefined ? NO_HOLDER : timeline.holderAt(time);
   }
 
+  /** Holder ids run from 0 to holderCount - 1. */
+  get holderCount(): number {
+    return this.holderSubscribers.length;
+  }
+
   /** Subscriber of a holder id returned by holderOf4/holderOf6. */
   subscriberOf(holder: number): string {
     return this.holderSubscribers[holder];
