@@ -28,7 +28,7 @@ export interface UsageEntry extends UsageKey {
 
 /**
  * Map key of an entry. Tab-separated because none of the parts may contain a tab (the
- * Redis field layout relies on the same rule; see `hasSeparator`).
+ * Redis usage lines rely on the same rule; see `hasSeparator`).
  */
 export function usageKeyString(key: UsageKey): string {
   return usageKeyText(key.exporter, key.subscriberId, key.address, key.direction, key.trafficClass, key.minute);
@@ -39,7 +39,7 @@ export function usageKeyText(exporter: string, subscriberId: string, address: st
   return `${exporter}\t${subscriberId}\t${address}\t${direction}\t${trafficClass}\t${minute}`;
 }
 
-/** Text parts of a key must not contain these: they separate fields in map keys and Redis hash fields. */
+/** Text parts of a key must not contain these: they separate parts in map keys and lines and parts in Redis minute strings. */
 export function hasSeparator(text: string): boolean {
   return text.includes('\t') || text.includes('\n');
 }

@@ -16,36 +16,44 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
 /**
  * Claim: move closed minutes into a new batch.
- * KEYS: 1 minutes, 2 flushing, 3 batch hash, then per candidate minute: open hash, claimed hash.
- * ARGV: 1 batchId, 2 owner, 3 leaseMs, 4 maxFields, 5 chunkRows, 6.. candidate minutes.
- * Takes candidates in order while the batch stays within maxFields (always at least one),
- * RENAMEs each open hash to the batch's name and removes the minute from `minutes` (a
- * later push for it re-creates both: late data becomes another batch). Returns the
- * claimed minutes (empty: nothing to claim, no batch created).
+ * KEYS: 1 minutes, 2 flushing, 3 batch hash, then per candidate minute: open string, claimed string.
+ * ARGV: 1 batchId, 2 owner, 3 leaseMs, 4 maxBytes, 5 chunkRows, 6.. candidate minutes.
+ * Takes candidates in order while the batch stays within maxBytes of minute strings (STRLEN;
+ * always at least one minute), RENAMEs each open string to the batch's name and removes the
+ * minute from `minutes` (a later push for it re-creates both: late data becomes another
+ * batch). A minute whose key is not a string (a hash of the key layout before this one) ends
+ * the claim before it; alone, it makes the claim fail with an error naming it, before any
+ * write, so the batch never holds what the reader cannot read. Returns the claimed minutes
+ * (empty: nothing to claim, no batch created).
  */
 const CLAIM = new LuaScript(
   'claim',
   `${NOW}
 local claimed = {}
-local fields = 0
-local max_fields = tonumber(ARGV[4])
+local bytes = 0
+local max_bytes = tonumber(ARGV[4])
 for i = 6, #ARGV do
   local minute = ARGV[i]
   local open_key = KEYS[2 * (i - 6) + 4]
   local claimed_key = KEYS[2 * (i - 6) + 5]
   if redis.call('ZSCORE', KEYS[1], minute) then
-    local n = redis.call('HLEN', open_key)
-    if #claimed > 0 and fields + n > max_fields then break end
+    local kind = redis.call('TYPE', open_key)['ok']
+    if kind ~= 'string' and kind ~= 'none' then
+      if #claimed > 0 then break end
+      return redis.error_reply('claim refused: ' .. open_key .. ' is a ' .. kind .. ', not a minute string (left by an older key layout?)')
+    end
+    local n = redis.call('STRLEN', open_key)
+    if #claimed > 0 and bytes + n > max_bytes then break end
     redis.call('ZREM', KEYS[1], minute)
     if n > 0 then
       redis.call('RENAME', open_key, claimed_key)
       claimed[#claimed + 1] = minute
-      fields = fields + n
+      bytes = bytes + n
     end
   end
 end
 if #claimed == 0 then return {} end
-redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'minutes', table.concat(claimed, ','), 'chunkRows', ARGV[5], 'fields', fields, 'claimedAt', string.format('%d', now))
+redis.call('HSET', KEYS[3], 'owner', ARGV[2], 'minutes', table.concat(claimed, ','), 'chunkRows', ARGV[5], 'bytes', string.format('%d', bytes), 'claimedAt', string.format('%d', now))
 redis.call('ZADD', KEYS[2], string.format('%d', now + tonumber(ARGV[3])), ARGV[1])
 return claimed
 `,
@@ -89,9 +97,9 @@ return 1
 );
 
 /**
- * Cleanup: after every part of the batch is in ClickHouse, delete its hashes and its
+ * Cleanup: after every part of the batch is in ClickHouse, delete its minute strings and its
  * flushing entry, if `owner` still owns it (else the new owner will).
- * KEYS: 1 flushing, 2 batch hash, 3.. claimed hashes. ARGV: 1 batchId, 2 owner. Returns 1 or 0.
+ * KEYS: 1 flushing, 2 batch hash, 3.. claimed strings. ARGV: 1 batchId, 2 owner. Returns 1 or 0.
  */
 const CLEANUP = new LuaScript(
   'cleanup',
@@ -115,7 +123,8 @@ export interface ClaimRequest {
   readonly batchId: string;
   readonly owner: string;
   readonly leaseMs: number;
-  readonly maxFields: number;
+  /** Stop adding minutes once their strings would pass this many bytes (the first minute always goes). */
+  readonly maxBytes: number;
   readonly chunkRows: number;
   /** Candidate minutes, ascending. */
   readonly minutes: readonly number[];
@@ -124,7 +133,7 @@ export interface ClaimRequest {
 export async function claimBatch(redis: Redis, keys: RedisKeys, request: ClaimRequest): Promise<BatchInfo | null> {
   const scriptKeys = [keys.minutes, keys.flushing, keys.batch(request.batchId)];
   for (const minute of request.minutes) scriptKeys.push(keys.minute(minute), keys.claimed(request.batchId, minute));
-  const args = [request.batchId, request.owner, String(request.leaseMs), String(request.maxFields), String(request.chunkRows), ...request.minutes.map(String)];
+  const args = [request.batchId, request.owner, String(request.leaseMs), String(request.maxBytes), String(request.chunkRows), ...request.minutes.map(String)];
   const reply = (await CLAIM.run(redis, scriptKeys, args)) as string[];
   if (reply.length === 0) return null;
   return { batchId: request.batchId, minutes: reply.map(Number), chunkRows: request.chunkRows };

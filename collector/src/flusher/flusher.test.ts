@@ -5,8 +5,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisPrefix, type RedisPrefix } from '@flowbill/shared/testing/redis';
 import type { UsageEntry } from '../aggregation/index.js';
-import { MemoryMetrics, RedisKeys, RedisUsageSink, usageField } from '../redis/index.js';
-import { dumpPrefix, entry, TEST_MINUTE } from '../redis/testing.js';
+import { applyPush, buildPush, MemoryMetrics, RedisKeys, RedisUsageSink, usageLine } from '../redis/index.js';
+import { dumpPrefix, entry, MALFORMED_LINES, minuteLines, TEST_MINUTE } from '../redis/testing.js';
+import { MalformedBatchError } from './batch-reader.js';
 import { Flusher, type FlusherOptions } from './flusher.js';
 import { MemoryUsageStore, SimulatedCrash, sumByKey } from './testing.js';
 
@@ -97,13 +98,69 @@ describe('Flusher', () => {
     expect(store.byKey()).toEqual(expectedByKey(added));
   });
 
-  it('puts minutes beyond maxBatchFields into further batches', async () => {
-    const added = spreadEntries(30, 3); // 10 rows per minute, 3 fields per row at most
+  it('puts minutes beyond maxBatchBytes into further batches', async () => {
+    const added = spreadEntries(30, 3); // 10 rows per minute
     await push(added);
+    const sizes = await Promise.all([0, 1, 2].map((k) => context.redis.strlen(keys.minute(TEST_MINUTE + 60 * k))));
     const store = new MemoryUsageStore();
-    const summary = await newFlusher(store, { maxBatchFields: 35 }).runOnce();
-    expect(summary.claimed).toBe(3);
+    // Room for the first two minutes' strings, not the third.
+    const summary = await newFlusher(store, { maxBatchBytes: sizes[0] + sizes[1] }).runOnce();
+    expect(summary.claimed).toBe(2);
+    expect([...store.batches.values()].map((rows) => new Set(rows.map((row) => row.minute)).size)).toEqual([2, 1]);
     expect(store.byKey()).toEqual(expectedByKey(added));
+  });
+
+  it('sums the lines of every push a minute string holds', async () => {
+    const added: UsageEntry[] = [];
+    for (let round = 0; round < 5; round++) {
+      const batch = spreadEntries(20, 2).map((e, k) => ({ ...e, bytes: e.bytes + BigInt(round * k), flows: BigInt(round % 2) }));
+      await push(batch, `c${round % 2}`);
+      added.push(...batch);
+    }
+    // Two collectors, five pushes: every row has one line per push in its minute string.
+    expect(await minuteLines(context.redis, keys.minute(TEST_MINUTE))).toHaveLength(5 * 10);
+    const store = new MemoryUsageStore();
+    expect(await newFlusher(store).runOnce()).toMatchObject({ claimed: 1, done: 1, rows: 20 });
+    expect(store.byKey()).toEqual(expectedByKey(added));
+    await expectRedisDrained();
+  });
+
+  it('reads big strings in pages, stitching the lines cut at page edges', async () => {
+    const added = spreadEntries(60, 2).map((e, k) => ({ ...e, subscriberId: `${e.subscriberId}-ü${'x'.repeat(k % 9)}` }));
+    for (let round = 0; round < 3; round++) await push(added);
+    const stores: MemoryUsageStore[] = [];
+    // A page smaller than one line, a few lines, and the default (one GET).
+    for (const readPageBytes of [7, 64, 1000, undefined]) {
+      const keep = await dumpPrefix(context.redis, context.prefix);
+      const store = new MemoryUsageStore();
+      expect(await newFlusher(store, { readPageBytes }).runOnce()).toMatchObject({ done: 1 });
+      stores.push(store);
+      // Put the same minute strings back for the next page size.
+      for (const [key, value] of Object.entries(keep)) {
+        if (key.includes('{u}:m:')) await context.redis.set(key, value as string);
+        if (key.endsWith('{u}:minutes')) await context.redis.zadd(key, ...(value as string[]).flatMap((v, i, all) => (i % 2 === 0 ? [all[i + 1], v] : [])));
+      }
+    }
+    const expected = sumByKey([...added, ...added, ...added].map((e) => ({ ...e })));
+    for (const store of stores) {
+      expect(store.byKey()).toEqual(expected);
+      expect(store.allRows()).toEqual(stores[3].allRows());
+    }
+  });
+
+  it('sums lines past 2^53 exactly, in bigint', async () => {
+    const big = 2n ** 53n - 1n;
+    for (let seq = 1; seq <= 3; seq++) {
+      await applyPush(context.redis, keys, buildPush({ collectorId: 'c1', runId: 'r1', seq }, [entry({ bytes: big, packets: big, flows: 1n }), entry({ subscriberId: 'bob', bytes: 1n })]), 60);
+    }
+    // A line the sink would never send (over 2^53 in one push) is still summed exactly.
+    await context.redis.append(keys.minute(TEST_MINUTE), `${usageLine('alice', '100.64.0.7', 'download', 'internet', 2n ** 64n + 1n, 0n, 0n)}\n`);
+    const store = new MemoryUsageStore();
+    await newFlusher(store).runOnce();
+    expect(store.byKey()).toEqual({
+      [`${TEST_MINUTE}|alice|100.64.0.7|download|internet`]: `${3n * big + 2n ** 64n + 1n}/${3n * big}/3`,
+      [`${TEST_MINUTE}|bob|100.64.0.7|download|internet`]: '3/30/3',
+    });
   });
 
   it('after a crash between insert and cleanup, the next flusher only cleans up', async () => {
@@ -243,18 +300,74 @@ describe('Flusher', () => {
     expect(await newFlusher(store).runOnce()).toMatchObject({ recovered: 1, done: 1 });
   });
 
-  it('leaves a batch with a field the push script never writes in Redis, reports it, and flushes the others', async () => {
+  it('leaves a batch with a line the push script never writes in Redis, reports it, and flushes the others', async () => {
     await push([entry(), entry({ minute: TEST_MINUTE + 60 })]);
-    await context.redis.hset(keys.minute(TEST_MINUTE), 'garbage', '1');
+    await context.redis.append(keys.minute(TEST_MINUTE), 'garbage\tline\n');
+    await push([entry({ bytes: 5n })]);
     const store = new MemoryUsageStore();
     const errors: unknown[] = [];
-    const summary = await newFlusher(store, { maxBatchFields: 1, onError: (error) => errors.push(error) }).runOnce();
+    const metrics = new MemoryMetrics();
+    const summary = await newFlusher(store, { maxBatchBytes: 1, metrics, onError: (error) => errors.push(error) }).runOnce();
     expect(summary).toMatchObject({ claimed: 2, done: 1, malformed: 1 });
-    expect(String(errors[0])).toContain('garbage');
+    expect(metrics.counter('flush_batches_malformed_total')).toBe(1);
+    expect(errors[0]).toBeInstanceOf(MalformedBatchError);
+    const batchId = (await context.redis.zrange(keys.flushing, 0, -1))[0];
+    expect(String(errors[0])).toContain(`batch ${batchId}, minute ${TEST_MINUTE}: line 2 "garbage\\tline"`);
     expect(store.allRows().map((row) => row.minute)).toEqual([TEST_MINUTE + 60]);
-    const leftover = await context.redis.keys(`${context.prefix}*f:*`);
-    expect(leftover).toHaveLength(1);
-    expect(await context.redis.hget(leftover[0], usageField('alice', '100.64.0.7', 'download', 'internet', 'b'))).toBe('1000');
+    // The batch keeps every line, the good ones included, for a person to fix.
+    expect(await minuteLines(context.redis, keys.claimed(batchId, TEST_MINUTE))).toEqual([
+      usageLine('alice', '100.64.0.7', 'download', 'internet', 1000n, 10n, 1n),
+      'garbage\tline',
+      usageLine('alice', '100.64.0.7', 'download', 'internet', 5n, 10n, 1n),
+    ]);
+    expect(await context.redis.keys(`${context.prefix}*f:*`)).toHaveLength(1);
+  });
+
+  it('refuses every kind of line the push script never writes, whatever the page size', async () => {
+    for (const [k, bad] of MALFORMED_LINES.entries()) {
+      const minute = TEST_MINUTE + 60 * k;
+      await push([entry({ minute }), entry({ minute, subscriberId: 'bob' })]);
+      // In the middle of the string: good lines before and after it.
+      const [first, second] = await minuteLines(context.redis, keys.minute(minute));
+      await context.redis.set(keys.minute(minute), `${first}\n${bad}\n${second}\n`);
+    }
+    for (const readPageBytes of [5, 4096]) {
+      const errors: unknown[] = [];
+      const store = new MemoryUsageStore();
+      const leases = await context.redis.zrange(keys.flushing, 0, -1);
+      for (const batchId of leases) await context.redis.zadd(keys.flushing, 0, batchId);
+      const summary = await newFlusher(store, { maxBatchBytes: 1, readPageBytes, onError: (error) => errors.push(error) }).runOnce();
+      expect(summary.malformed).toBe(MALFORMED_LINES.length);
+      expect(store.batches.size).toBe(0);
+      expect(errors.map((error) => (error instanceof MalformedBatchError ? /line 2 /.test(error.message) : error))).toEqual(MALFORMED_LINES.map(() => true));
+    }
+  });
+
+  it('refuses a minute string without a final newline (a cut line)', async () => {
+    await push([entry()]);
+    await context.redis.append(keys.minute(TEST_MINUTE), 'alice\t100.64.0.7\tdownload\tinternet\t1\t1');
+    const errors: unknown[] = [];
+    const store = new MemoryUsageStore();
+    expect(await newFlusher(store, { readPageBytes: 16, onError: (error) => errors.push(error) }).runOnce()).toMatchObject({ malformed: 1 });
+    expect(String(errors[0])).toContain('line 2');
+    expect(String(errors[0])).toContain('has no newline at the end');
+    expect(store.batches.size).toBe(0);
+  });
+
+  it('claims an empty or vanished minute without a batch, and fails loudly on a minute hash of the older layout', async () => {
+    await context.redis.zadd(keys.minutes, TEST_MINUTE, String(TEST_MINUTE));
+    const store = new MemoryUsageStore();
+    expect(await newFlusher(store).runOnce()).toMatchObject({ claimed: 0 });
+    expect(await context.redis.zcard(keys.minutes)).toBe(0);
+
+    await push([entry({ minute: TEST_MINUTE + 60 })]);
+    await context.redis.hset(keys.minute(TEST_MINUTE + 120), 'alice\t100.64.0.7\tdownload\tinternet\tb', '1');
+    await context.redis.zadd(keys.minutes, TEST_MINUTE + 120, String(TEST_MINUTE + 120));
+    // The string minute before it is claimed and flushed; then the hash stops the claims.
+    await expect(newFlusher(store).runOnce()).rejects.toThrow(`${keys.minute(TEST_MINUTE + 120)} is a hash, not a minute string`);
+    expect(store.allRows().map((row) => row.minute)).toEqual([TEST_MINUTE + 60]);
+    expect(await context.redis.zrange(keys.minutes, 0, -1)).toEqual([String(TEST_MINUTE + 120)]);
+    expect(await context.redis.zcard(keys.flushing)).toBe(0);
   });
 
   it('refuses a lease too short for an insert', () => {

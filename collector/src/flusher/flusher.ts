@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { backoffDelay, type BackoffOptions, checkId, NO_METRICS, type PipelineMetrics, RedisKeys, sleep, withTimeout } from '../redis/index.js';
-import { MalformedBatchError, readBatchRows, splitIntoParts } from './batch-reader.js';
+import { DEFAULT_READ_PAGE_BYTES, MalformedBatchError, readBatchRows, splitIntoParts } from './batch-reader.js';
 import { type BatchInfo, claimBatch, cleanupBatch, recoverBatch, renewLease } from './batch-scripts.js';
 import type { UsageRow, UsageStore } from './usage-store.js';
 
@@ -52,8 +52,13 @@ export interface FlusherOptions {
   readonly insertSettleMs?: number;
   /** Rows per insert (default 50 000). */
   readonly maxInsertRows?: number;
-  /** A claim stops adding minutes past this many hash fields, 3 per row (default 600 000). */
-  readonly maxBatchFields?: number;
+  /**
+   * A claim stops adding minutes once their strings would pass this many bytes (default
+   * 64 MiB, about a million usage lines; one minute is always claimed however big).
+   */
+  readonly maxBatchBytes?: number;
+  /** Claimed strings up to this size are read with GET, larger ones in GETRANGE pages of it (default 4 MiB). */
+  readonly readPageBytes?: number;
   /** Candidate minutes passed to one claim (default 240). */
   readonly maxMinutesPerClaim?: number;
   /** Backoff of retried store/Redis operations (default 500 ms doubling to 30 s). */
@@ -92,7 +97,8 @@ export class Flusher {
   private readonly insertTimeoutMs: number;
   private readonly insertSettleMs: number;
   private readonly maxInsertRows: number;
-  private readonly maxBatchFields: number;
+  private readonly maxBatchBytes: number;
+  private readonly readPageBytes: number;
   private readonly maxMinutesPerClaim: number;
   private readonly retry: BackoffOptions;
   private readonly metrics: PipelineMetrics;
@@ -115,7 +121,8 @@ export class Flusher {
     this.insertTimeoutMs = nonNegative('insertTimeoutMs', options.insertTimeoutMs ?? 30_000);
     this.insertSettleMs = nonNegative('insertSettleMs', options.insertSettleMs ?? 5_000);
     this.maxInsertRows = nonNegative('maxInsertRows', options.maxInsertRows ?? 50_000);
-    this.maxBatchFields = nonNegative('maxBatchFields', options.maxBatchFields ?? 600_000);
+    this.maxBatchBytes = nonNegative('maxBatchBytes', options.maxBatchBytes ?? 64 * 1024 * 1024);
+    this.readPageBytes = nonNegative('readPageBytes', options.readPageBytes ?? DEFAULT_READ_PAGE_BYTES);
     this.maxMinutesPerClaim = nonNegative('maxMinutesPerClaim', options.maxMinutesPerClaim ?? 240);
     this.retry = options.retry ?? { initialMs: 500, maxMs: 30_000 };
     this.metrics = options.metrics ?? NO_METRICS;
@@ -124,7 +131,9 @@ export class Flusher {
     if (this.leaseMs <= this.insertTimeoutMs + this.insertSettleMs) {
       throw new RangeError(`leaseMs (${this.leaseMs}) must exceed insertTimeoutMs + insertSettleMs (${this.insertTimeoutMs + this.insertSettleMs})`);
     }
-    if (this.maxInsertRows < 1 || this.maxBatchFields < 1 || this.maxMinutesPerClaim < 1) throw new RangeError('maxInsertRows, maxBatchFields and maxMinutesPerClaim must be at least 1');
+    if (this.maxInsertRows < 1 || this.maxBatchBytes < 1 || this.maxMinutesPerClaim < 1 || !Number.isInteger(this.readPageBytes) || this.readPageBytes < 1) {
+      throw new RangeError('maxInsertRows, maxBatchBytes, maxMinutesPerClaim and readPageBytes must be at least 1 (readPageBytes an integer)');
+    }
   }
 
   /** Run cycles every claimIntervalMs until stop(). A failed cycle is reported and retried after backoff. */
@@ -195,7 +204,7 @@ export class Flusher {
         batchId: `${minutes[0]}-${randomBytes(6).toString('hex')}`,
         owner: this.flusherId,
         leaseMs: this.leaseMs,
-        maxFields: this.maxBatchFields,
+        maxBytes: this.maxBatchBytes,
         chunkRows: this.maxInsertRows,
         minutes,
       });
@@ -232,7 +241,7 @@ export class Flusher {
   private async storeBatch(batch: BatchInfo, summary: CycleSummary): Promise<BatchOutcome> {
     let rows: UsageRow[] | undefined;
     try {
-      rows = await this.retrying('read batch', () => readBatchRows(this.redis, this.keys, batch), Number.POSITIVE_INFINITY, (error) => !(error instanceof MalformedBatchError));
+      rows = await this.retrying('read batch', () => readBatchRows(this.redis, this.keys, batch, { pageBytes: this.readPageBytes }), Number.POSITIVE_INFINITY, (error) => !(error instanceof MalformedBatchError));
     } catch (error) {
       this.options.onError?.(error, `read batch ${batch.batchId}`);
       return 'malformed';

@@ -6,11 +6,10 @@ export {
   acceptedField,
   checkId,
   parseAcceptedField,
-  parseUsageField,
-  type ParsedUsageField,
+  parseUsageLine,
+  type ParsedUsageLine,
   RedisKeys,
-  type UsageCounter,
-  usageField,
+  usageLine,
   utcDay,
 } from './keys.js';
 export { LuaScript } from './lua-script.js';
@@ -23,6 +22,6 @@ export {
   type PipelineMetrics,
 } from './pipeline-metrics.js';
 export { buildPush, type Push, type PushId } from './push.js';
-export { applyPush, PUSH_SCRIPT, type PushOutcome, pushScriptArguments } from './push-script.js';
+export { applyPush, MAX_MINUTE_BYTES, PUSH_SCRIPT, type PushOutcome, pushScriptArguments } from './push-script.js';
 export { readAcceptedTotals, type AcceptedTotals } from './accepted.js';
 export { type RedisUsageSinkOptions, RedisUsageSink, type RefusalReason } from './usage-sink.js';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createRedisPrefix, withRedisPrefix } from '@flowbill/shared/testing/redis';
 import { backoffDelay } from './backoff.js';
-import { acceptedField, parseAcceptedField, parseUsageField, RedisKeys, usageField, utcDay } from './keys.js';
+import { acceptedField, parseAcceptedField, parseUsageLine, RedisKeys, usageLine, utcDay } from './keys.js';
+import { MALFORMED_LINES } from './testing.js';
 
 describe('RedisKeys', () => {
   it('puts every key under the prefix and the {u} hash tag', () => {
@@ -25,17 +26,26 @@ describe('RedisKeys', () => {
   });
 });
 
-describe('fields', () => {
-  it('round-trips usage fields, IPv6 addresses included', () => {
-    const field = usageField('sub-1', '2001:db8::1', 'upload', 'local', 'p');
-    expect(field).toBe('sub-1\t2001:db8::1\tupload\tlocal\tp');
-    expect(parseUsageField(field)).toEqual({ rowKey: 'sub-1\t2001:db8::1\tupload\tlocal', subscriberId: 'sub-1', address: '2001:db8::1', direction: 'upload', trafficClass: 'local', counter: 'p' });
+describe('usage lines and accepted fields', () => {
+  it('round-trips usage lines, IPv6 addresses and counters past 2^53 included', () => {
+    const line = usageLine('sub-1', '2001:db8::1', 'upload', 'local', 2n ** 64n, 0, 3n);
+    expect(line).toBe('sub-1\t2001:db8::1\tupload\tlocal\t18446744073709551616\t0\t3');
+    expect(parseUsageLine(line)).toEqual({
+      rowKey: 'sub-1\t2001:db8::1\tupload\tlocal',
+      subscriberId: 'sub-1',
+      address: '2001:db8::1',
+      direction: 'upload',
+      trafficClass: 'local',
+      bytes: '18446744073709551616',
+      packets: '0',
+      flows: '3',
+    });
   });
 
-  it('rejects fields this layout never writes', () => {
-    expect(parseUsageField('a\tb\tsideways\tc\tb')).toBeNull();
-    expect(parseUsageField('a\tb\tupload\tc\tx')).toBeNull();
-    expect(parseUsageField('a\tb\tupload\tc')).toBeNull();
+  it('rejects lines this layout never writes', () => {
+    for (const line of MALFORMED_LINES) {
+      expect(parseUsageLine(line), JSON.stringify(line)).toBeNull();
+    }
   });
 
   it('keys accepted totals by exporter and UTC day', () => {
@@ -63,7 +73,7 @@ describe('Redis test prefixes', () => {
       await withRedisPrefix(async ({ prefix, redis }) => {
         used = prefix;
         await redis.set(`${prefix}a`, '1');
-        await redis.hset(`${prefix}{u}:m:1`, 'f', '1');
+        await redis.append(`${prefix}{u}:m:1`, 'line\n');
       });
       expect(used).not.toBe(other.prefix);
       expect(await other.redis.keys(`${used}*`)).toEqual([]);

@@ -22,12 +22,12 @@ export class RedisKeys {
     this.base = `${prefix}{u}:`;
   }
 
-  /** Hash of one open minute: usage field -> integer. */
+  /** String of one open minute: the usage lines every push appended to it (see usageLine). */
   minute(minute: number): string {
     return `${this.base}m:${minute}`;
   }
 
-  /** Sorted set: minutes that have an open hash, score = minute. */
+  /** Sorted set: minutes that have an open minute string, score = minute. */
   get minutes(): string {
     return `${this.base}minutes`;
   }
@@ -52,7 +52,7 @@ export class RedisKeys {
     return `${this.base}b:${checkId('batchId', batchId)}`;
   }
 
-  /** A minute's hash after a batch claimed it (renamed from minute(minute)). */
+  /** A minute's string after a batch claimed it (renamed from minute(minute)); never appended again. */
   claimed(batchId: string, minute: number): string {
     return `${this.base}f:${checkId('batchId', batchId)}:${minute}`;
   }
@@ -63,32 +63,67 @@ export function checkId(what: string, id: string): string {
   return id;
 }
 
-/** Counter letter in a minute hash field. */
-export type UsageCounter = 'b' | 'p' | 'f';
-
-/** `<subscriber>\t<address>\t<direction>\t<class>\t<b|p|f>`; parts never contain a tab (the aggregator refuses those). */
-export function usageField(subscriberId: string, address: string, direction: Direction, trafficClass: string, counter: UsageCounter): string {
-  return `${subscriberId}\t${address}\t${direction}\t${trafficClass}\t${counter}`;
+/**
+ * One usage line of a minute string (no trailing newline here; the string holds each line
+ * followed by `\n`): `<subscriber>\t<address>\t<direction>\t<class>\t<bytes>\t<packets>\t<flows>`,
+ * counters as decimal integers. Text parts never contain a tab or newline (the aggregator
+ * refuses those), so the line splits unambiguously. push.ts builds the same text inline.
+ */
+export function usageLine(
+  subscriberId: string,
+  address: string,
+  direction: Direction,
+  trafficClass: string,
+  bytes: bigint | number,
+  packets: bigint | number,
+  flows: bigint | number,
+): string {
+  return `${subscriberId}\t${address}\t${direction}\t${trafficClass}\t${bytes}\t${packets}\t${flows}`;
 }
 
-export interface ParsedUsageField {
-  /** The row part: `<subscriber>\t<address>\t<direction>\t<class>`. */
+export interface ParsedUsageLine {
+  /** The row part: `<subscriber>\t<address>\t<direction>\t<class>` (what the flusher sums by). */
   readonly rowKey: string;
   readonly subscriberId: string;
   readonly address: string;
   readonly direction: Direction;
   readonly trafficClass: string;
-  readonly counter: UsageCounter;
+  /** Decimal digits, any length (sums of lines can pass 2^53; one line never does in practice). */
+  readonly bytes: string;
+  readonly packets: string;
+  readonly flows: string;
 }
 
-/** Inverse of usageField; null for a field this layout never writes. */
-export function parseUsageField(field: string): ParsedUsageField | null {
-  const parts = field.split('\t');
-  if (parts.length !== 5) return null;
-  const [subscriberId, address, direction, trafficClass, counter] = parts;
+const DIGITS = /^\d+$/;
+
+/**
+ * Inverse of usageLine (a line without its newline). Strict: exactly 7 tab-separated parts,
+ * direction download|upload, three counters of decimal digits; null for anything else.
+ */
+export function parseUsageLine(line: string): ParsedUsageLine | null {
+  const t1 = line.indexOf('\t');
+  const t2 = t1 < 0 ? -1 : line.indexOf('\t', t1 + 1);
+  const t3 = t2 < 0 ? -1 : line.indexOf('\t', t2 + 1);
+  const t4 = t3 < 0 ? -1 : line.indexOf('\t', t3 + 1);
+  const t5 = t4 < 0 ? -1 : line.indexOf('\t', t4 + 1);
+  const t6 = t5 < 0 ? -1 : line.indexOf('\t', t5 + 1);
+  if (t6 < 0 || line.indexOf('\t', t6 + 1) >= 0) return null;
+  const direction = line.slice(t2 + 1, t3);
   if (direction !== 'download' && direction !== 'upload') return null;
-  if (counter !== 'b' && counter !== 'p' && counter !== 'f') return null;
-  return { rowKey: field.slice(0, field.length - 2), subscriberId, address, direction, trafficClass, counter };
+  const bytes = line.slice(t4 + 1, t5);
+  const packets = line.slice(t5 + 1, t6);
+  const flows = line.slice(t6 + 1);
+  if (!DIGITS.test(bytes) || !DIGITS.test(packets) || !DIGITS.test(flows)) return null;
+  return {
+    rowKey: line.slice(0, t4),
+    subscriberId: line.slice(0, t1),
+    address: line.slice(t1 + 1, t2),
+    direction,
+    trafficClass: line.slice(t3 + 1, t4),
+    bytes,
+    packets,
+    flows,
+  };
 }
 
 export type AcceptedCounter = 'bytes' | 'packets' | 'flows';

@@ -20,7 +20,7 @@ export type PipelineCounter =
   | 'flush_batches_recovered_total'
   /** Batches fully in ClickHouse and deleted from Redis. */
   | 'flush_batches_done_total'
-  /** Batches whose hashes hold data the push script never writes (left in Redis, reported). */
+  /** Batches whose minute strings hold a line the push script never writes (left in Redis, reported). */
   | 'flush_batches_malformed_total'
   /** Batches given up because another flusher took the lease over. */
   | 'flush_leases_lost_total'

@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisPrefix, type RedisPrefix } from '@flowbill/shared/testing/redis';
 import { readAcceptedTotals } from './accepted.js';
-import { RedisKeys, usageField } from './keys.js';
+import { RedisKeys, usageLine } from './keys.js';
 import { buildPush, type Push } from './push.js';
 import { applyPush } from './push-script.js';
-import { dumpPrefix, entry, TEST_MINUTE } from './testing.js';
+import { dumpPrefix, entry, minuteLines, TEST_MINUTE } from './testing.js';
 
 let context: RedisPrefix;
 let keys: RedisKeys;
@@ -29,19 +29,21 @@ function samplePush(seq: number): Push {
 }
 
 describe('push script', () => {
-  it('adds every field, registers the minutes and the accepted totals per exporter and day', async () => {
-    expect(await applyPush(context.redis, keys, samplePush(1), 60)).toEqual({ kind: 'applied' });
-    expect(await context.redis.hgetall(keys.minute(TEST_MINUTE))).toEqual({
-      [usageField('alice', '100.64.0.7', 'download', 'internet', 'b')]: String(2n ** 52n + 5n),
-      [usageField('alice', '100.64.0.7', 'download', 'internet', 'p')]: '4',
-      [usageField('alice', '100.64.0.7', 'download', 'internet', 'f')]: '2',
-      [usageField('alice', '100.64.0.7', 'upload', 'internet', 'b')]: '7',
-      [usageField('alice', '100.64.0.7', 'upload', 'internet', 'p')]: '1',
-    });
-    expect(await context.redis.hgetall(keys.minute(TEST_MINUTE + 60))).toEqual({
-      [usageField('bob', '2001:db8::1', 'download', 'local', 'b')]: '9',
-      [usageField('bob', '2001:db8::1', 'download', 'local', 'p')]: '2',
-    });
+  it('appends one line per entry to its minute string, registers the minutes and the accepted totals per exporter and day', async () => {
+    const push = buildPush({ ...run, seq: 1 }, [
+      ...samplePush(1).entries,
+      // All-zero entries write no line, and a minute with only those no key at all.
+      entry({ subscriberId: 'idle', bytes: 0n, packets: 0n, flows: 0n }),
+      entry({ minute: TEST_MINUTE + 120, bytes: 0n, packets: 0n, flows: 0n }),
+    ]);
+    expect(await applyPush(context.redis, keys, push, 60)).toEqual({ kind: 'applied' });
+    expect(await context.redis.get(keys.minute(TEST_MINUTE))).toBe(
+      'alice\t100.64.0.7\tdownload\tinternet\t4503599627370496\t3\t1\n' +
+        'alice\t100.64.0.7\tdownload\tinternet\t5\t1\t1\n' +
+        'alice\t100.64.0.7\tupload\tinternet\t7\t1\t0\n',
+    );
+    expect(await minuteLines(context.redis, keys.minute(TEST_MINUTE + 60))).toEqual([usageLine('bob', '2001:db8::1', 'download', 'local', 9n, 2n, 0n)]);
+    expect(await context.redis.exists(keys.minute(TEST_MINUTE + 120))).toBe(0);
     expect(await context.redis.zrange(keys.minutes, 0, -1, 'WITHSCORES')).toEqual([
       String(TEST_MINUTE),
       String(TEST_MINUTE),
@@ -57,6 +59,19 @@ describe('push script', () => {
       '192.0.2.2\t2025-03-01\tflows': '1',
     });
     expect(await context.redis.ttl(keys.pushSeq('c1', 'r1'))).toBeGreaterThan(0);
+  });
+
+  it('appends every push after the lines already in the minute string, summing nothing', async () => {
+    await applyPush(context.redis, keys, buildPush({ ...run, seq: 1 }, [entry({ bytes: 1n, packets: 1n, flows: 1n })]), 60);
+    await applyPush(context.redis, keys, buildPush({ collectorId: 'c2', runId: 'r9', seq: 1 }, [entry({ bytes: 2n, packets: 2n, flows: 0n }), entry({ subscriberId: 'bob', bytes: 3n })]), 60);
+    await applyPush(context.redis, keys, buildPush({ ...run, seq: 2 }, [entry({ bytes: 4n, packets: 0n, flows: 0n })]), 60);
+    expect(await minuteLines(context.redis, keys.minute(TEST_MINUTE))).toEqual([
+      'alice\t100.64.0.7\tdownload\tinternet\t1\t1\t1',
+      'alice\t100.64.0.7\tdownload\tinternet\t2\t2\t0',
+      'bob\t100.64.0.7\tdownload\tinternet\t3\t10\t1',
+      'alice\t100.64.0.7\tdownload\tinternet\t4\t0\t0',
+    ]);
+    expect(await readAcceptedTotals(context.redis, keys)).toEqual({ bytes: 10n, packets: 13n, flows: 2n });
   });
 
   it('applies the same push only once: a second application changes nothing', async () => {
@@ -80,13 +95,32 @@ describe('push script', () => {
     expect((await readAcceptedTotals(context.redis, keys)).packets).toBe(4n * 7n);
   });
 
-  it('refuses a push that would overflow a counter, writing nothing at all', async () => {
-    await applyPush(context.redis, keys, buildPush({ ...run, seq: 1 }, [entry({ bytes: 2n ** 53n - 1n })]), 60);
-    // Bring one total close to the limit directly, then push more than fits.
-    await context.redis.hset(keys.minute(TEST_MINUTE), usageField('alice', '100.64.0.7', 'download', 'internet', 'b'), String(9n * 10n ** 18n - 10n));
+  it('refuses a push that would overflow an accepted total, writing nothing at all', async () => {
+    await applyPush(context.redis, keys, samplePush(1), 60);
+    // Bring one total close to the limit directly, then push more than fits, over two minutes.
+    await context.redis.hset(keys.accepted, '192.0.2.1\t2025-03-01\tbytes', String(9n * 10n ** 18n - 10n));
     const before = await dumpPrefix(context.redis, context.prefix);
-    const outcome = await applyPush(context.redis, keys, buildPush({ ...run, seq: 2 }, [entry({ subscriberId: 'bob' }), entry({ bytes: 100n })]), 60);
-    expect(outcome).toEqual({ kind: 'overflow', fields: [`${keys.minute(TEST_MINUTE)} ${usageField('alice', '100.64.0.7', 'download', 'internet', 'b')}`] });
+    const tooMuch = buildPush({ ...run, seq: 2 }, [entry({ subscriberId: 'bob' }), entry({ exporter: '192.0.2.2', minute: TEST_MINUTE + 60, bytes: 100n })]);
+    expect(await applyPush(context.redis, keys, tooMuch, 60)).toEqual({ kind: 'overflow', fields: [`${keys.accepted} 192.0.2.1\t2025-03-01\tbytes`] });
+    expect(await dumpPrefix(context.redis, context.prefix)).toEqual(before);
+    // The refused seq stays unused: the next one applies.
+    expect(await applyPush(context.redis, keys, buildPush({ ...run, seq: 3 }, [entry({ exporter: '192.0.2.2' })]), 60)).toEqual({ kind: 'applied' });
+  });
+
+  it('refuses a push that would take a minute string past the size limit, writing nothing at all', async () => {
+    const line = `${usageLine('alice', '100.64.0.7', 'download', 'internet', 1000n, 10n, 1n)}\n`;
+    const limit = 3 * Buffer.byteLength(line);
+    for (let seq = 1; seq <= 3; seq++) expect(await applyPush(context.redis, keys, buildPush({ ...run, seq }, [entry()]), 60, limit)).toEqual({ kind: 'applied' });
+    const before = await dumpPrefix(context.redis, context.prefix);
+    const outcome = await applyPush(context.redis, keys, buildPush({ ...run, seq: 4 }, [entry({ minute: TEST_MINUTE + 60 }), entry()]), 60, limit);
+    expect(outcome).toEqual({ kind: 'overflow', fields: [`${keys.minute(TEST_MINUTE)} would reach ${4 * Buffer.byteLength(line)} bytes`] });
+    expect(await dumpPrefix(context.redis, context.prefix)).toEqual(before);
+  });
+
+  it('fails without writing anything when a minute key is not a string (a hash of the older layout)', async () => {
+    await context.redis.hset(keys.minute(TEST_MINUTE + 60), 'bob\t2001:db8::1\tdownload\tlocal\tb', '9');
+    const before = await dumpPrefix(context.redis, context.prefix);
+    await expect(applyPush(context.redis, keys, samplePush(1), 60)).rejects.toThrow(`${keys.minute(TEST_MINUTE + 60)} is a hash, not a minute string`);
     expect(await dumpPrefix(context.redis, context.prefix)).toEqual(before);
   });
 

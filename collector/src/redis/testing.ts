@@ -46,6 +46,25 @@ function sortObject(object: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** Lines the push script never writes; parseUsageLine and the flusher's reader must both refuse each. */
+export const MALFORMED_LINES: readonly string[] = [
+  '',
+  'garbage',
+  'a\tb\tsideways\tc\t1\t2\t3',
+  'a\tb\tDownload\tc\t1\t2\t3',
+  'a\tb\tuploads\tc\t1\t2\t3',
+  'a\tb\tupload\tc\t1\t2',
+  'a\tb\tupload\tc\t1\t2\t3\t4',
+  'a\tb\tupload\tc\t1\t2\t',
+  'a\tb\tupload\tc\t\t2\t3',
+  'a\tb\tupload\tc\t-1\t2\t3',
+  'a\tb\tupload\tc\t1.5\t2\t3',
+  'a\tb\tupload\tc\t1\t2\t3 ',
+  'a\tb\tupload\tc\t1\t0x2\t3',
+  'a\tb\tupload\tc\t1\t2\t3\r',
+  'a\tb\tupload\tc\t1\t2\t12345678901234567890x',
+];
+
 /** Sum of entries' counters. */
 export function sumEntries(entries: readonly UsageEntry[]): { bytes: bigint; packets: bigint; flows: bigint } {
   const total = { bytes: 0n, packets: 0n, flows: 0n };
@@ -57,15 +76,27 @@ export function sumEntries(entries: readonly UsageEntry[]): { bytes: bigint; pac
   return total;
 }
 
-/** Sum of every usage field in the open minute hashes (b, p, f), read with HGETALL. */
+/**
+ * The lines of a minute string (open or claimed), without their newlines; [] for a missing
+ * key. Throws if the string does not end with a newline (a push always writes whole lines).
+ */
+export async function minuteLines(redis: Redis, key: string): Promise<string[]> {
+  const text = (await redis.get(key)) ?? '';
+  if (text === '') return [];
+  if (!text.endsWith('\n')) throw new Error(`${key} does not end with a newline: ${JSON.stringify(text.slice(-80))}`);
+  return text.slice(0, -1).split('\n');
+}
+
+/** Sum of the counters of every line in the open minute strings (deliberately not the flusher's parser). */
 export async function sumOpenMinutes(redis: Redis, minuteKeys: readonly string[]): Promise<{ bytes: bigint; packets: bigint; flows: bigint }> {
   const total = { bytes: 0n, packets: 0n, flows: 0n };
   for (const key of minuteKeys) {
-    for (const [field, value] of Object.entries(await redis.hgetall(key))) {
-      const counter = field.slice(-1);
-      if (counter === 'b') total.bytes += BigInt(value);
-      else if (counter === 'p') total.packets += BigInt(value);
-      else if (counter === 'f') total.flows += BigInt(value);
+    for (const line of await minuteLines(redis, key)) {
+      const parts = line.split('\t');
+      if (parts.length !== 7) throw new Error(`${key}: not a usage line: ${JSON.stringify(line)}`);
+      total.bytes += BigInt(parts[4]);
+      total.packets += BigInt(parts[5]);
+      total.flows += BigInt(parts[6]);
     }
   }
   return total;

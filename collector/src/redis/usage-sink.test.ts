@@ -2,9 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createRedisPrefix, type RedisPrefix } from '@flowbill/shared/testing/redis';
 import type { UsageEntry } from '../aggregation/index.js';
 import { readAcceptedTotals } from './accepted.js';
-import { RedisKeys, usageField } from './keys.js';
+import { RedisKeys, usageLine } from './keys.js';
 import { MemoryMetrics } from './pipeline-metrics.js';
-import { eventually, entry, sumEntries, sumOpenMinutes, TEST_MINUTE } from './testing.js';
+import { eventually, entry, minuteLines, sumEntries, sumOpenMinutes, TEST_MINUTE } from './testing.js';
 import { type RefusalReason, RedisUsageSink } from './usage-sink.js';
 
 let context: RedisPrefix;
@@ -37,8 +37,11 @@ describe('RedisUsageSink', () => {
     expect(sink.pendingKeys).toBe(2);
     await sink.flush();
     expect(sink.pendingKeys).toBe(0);
-    expect(await context.redis.hget(keys.minute(TEST_MINUTE), usageField('alice', '100.64.0.7', 'download', 'internet', 'b'))).toBe(String(2n ** 50n + 1000n));
-    expect(await context.redis.hget(keys.minute(TEST_MINUTE), usageField('alice', '100.64.0.7', 'download', 'internet', 'f'))).toBe('3');
+    // Merged in the sink: one line per key of the push.
+    expect(await minuteLines(context.redis, keys.minute(TEST_MINUTE))).toEqual([
+      usageLine('alice', '100.64.0.7', 'download', 'internet', 2n ** 50n + 1000n, 15n, 3n),
+      usageLine('alice', '100.64.0.7', 'upload', 'internet', 1n, 1n, 0n),
+    ]);
     expect(await readAcceptedTotals(context.redis, keys)).toEqual({ bytes: 2n ** 50n + 1001n, packets: 16n, flows: 3n });
     expect(metrics.counter('push_acknowledged_total')).toBe(1);
     expect(metrics.counter('push_entries_total')).toBe(2);
@@ -116,6 +119,20 @@ describe('RedisUsageSink', () => {
     after.add([entry()]);
     await after.flush();
     expect((await readAcceptedTotals(context.redis, keys)).bytes).toBe(2000n);
+  });
+
+  it('defaults to one push a second of at most 50 000 keys', async () => {
+    const metrics = new MemoryMetrics();
+    const sink = newSink({ metrics });
+    sink.add(Array.from({ length: 50_001 }, (_, k) => entry({ subscriberId: `s${k}` })));
+    // The 50 000th key sealed a push at once; the last one waits for the timer.
+    await eventually(() => sink.pendingKeys === 1, 5000, 'the full push');
+    const started = Date.now();
+    sink.start();
+    await eventually(() => sink.pendingKeys === 0, 3000, 'the timer push');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+    expect(metrics.counter('push_acknowledged_total')).toBe(2);
+    expect(await minuteLines(context.redis, keys.minute(TEST_MINUTE))).toHaveLength(50_001);
   });
 
   it('rejects adds after stop', async () => {

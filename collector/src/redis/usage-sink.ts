@@ -29,8 +29,10 @@ import { applyPush } from './push-script.js';
  * Why entries were refused:
  * - queue-full: the pending bound was reached (Redis down or too slow for too long);
  * - implausible-counter: a counter outside 0..2^53-1 for one key and minute (over a
- *   petabit per second: a corrupt record; HINCRBY could not take it anyway);
- * - overflow: Redis refused the push because a total would pass 2^63-1;
+ *   petabit per second: a corrupt record, which would also push the exporter's accepted
+ *   totals towards HINCRBY's 2^63-1 limit);
+ * - overflow: Redis refused the push because an accepted total would pass 2^63-1 (or a
+ *   minute string would pass Redis's string size limit; see push-script.ts);
  * - unpushed-at-stop: stop() gave up waiting for Redis.
  */
 export type RefusalReason = 'queue-full' | 'implausible-counter' | 'overflow' | 'unpushed-at-stop';
@@ -40,9 +42,13 @@ export interface RedisUsageSinkOptions {
   readonly prefix: string;
   /** Stable name of this collector (letters, digits, _ . -). */
   readonly collectorId: string;
-  /** Seal and send the open push this often (default 200 ms). */
+  /**
+   * Seal and send the open push this often (default 1 000 ms). Every push appends its own
+   * line per key to the minute strings (summed only by the flusher), so Redis memory grows
+   * with pushes x keys: see README.md before lowering it.
+   */
   readonly pushIntervalMs?: number;
-  /** Seal the open push at this many entries (default 5 000). */
+  /** Seal the open push at this many entries (default 50 000). */
   readonly pushMaxKeys?: number;
   /** Bound on entries not yet acknowledged (default 500 000). */
   readonly maxPendingKeys?: number;
@@ -97,8 +103,8 @@ export class RedisUsageSink {
     this.keys = new RedisKeys(options.prefix);
     this.collectorId = checkId('collectorId', options.collectorId);
     this.runId = checkId('runId', options.runId ?? randomBytes(8).toString('hex'));
-    this.pushIntervalMs = positive('pushIntervalMs', options.pushIntervalMs ?? 200);
-    this.pushMaxKeys = positive('pushMaxKeys', options.pushMaxKeys ?? 5_000);
+    this.pushIntervalMs = positive('pushIntervalMs', options.pushIntervalMs ?? 1_000);
+    this.pushMaxKeys = positive('pushMaxKeys', options.pushMaxKeys ?? 50_000);
     this.maxPendingKeys = positive('maxPendingKeys', options.maxPendingKeys ?? 500_000);
     this.backpressureMark = Math.ceil(this.maxPendingKeys * (options.backpressureRatio ?? 0.8));
     this.pushTimeoutMs = positive('pushTimeoutMs', options.pushTimeoutMs ?? 5_000);

@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { envInt, envString, parseEnv } from '@flowbill/shared/config/index';
+import { envBool, envInt, envString, parseEnv } from '@flowbill/shared/config/index';
 import { parseAddressOrPrefix } from '@flowbill/shared/ip/index';
 import { parseListenList, type ListenAddress } from './udp-listener.js';
 
@@ -37,6 +37,24 @@ const hostPort = (fallback: string) =>
         ctx.addIssue({ code: 'custom', message: (e as Error).message });
         return z.NEVER;
       }
+    });
+
+/** A byte count: plain digits, or with a KiB/MiB/GiB suffix ("64MiB"); checked against min..max. */
+const byteSize = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx): number => {
+      if (v === undefined) return fallback;
+      const human = (n: number) => (n % (1 << 30) === 0 ? `${n / (1 << 30)} GiB` : `${n / (1 << 20)} MiB`);
+      const m = /^\s*(\d+)\s*(KiB|MiB|GiB)?\s*$/i.exec(v);
+      const unit = m?.[2]?.toLowerCase();
+      const n = m ? Number(m[1]) * (unit === 'gib' ? 1 << 30 : unit === 'mib' ? 1 << 20 : unit === 'kib' ? 1024 : 1) : NaN;
+      if (!Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a size in bytes from ${min} (${human(min)}) to ${max} (${human(max)}), digits with an optional KiB/MiB/GiB suffix` });
+        return z.NEVER;
+      }
+      return n;
     });
 
 /** "a/8, b/16" -> validated prefix texts. */
@@ -108,13 +126,21 @@ export const collectorConfigSchema = z.object({
   /** Routers allowed to send flows. Default: only this machine (an operator must name the routers). */
   COLLECTOR_EXPORTERS: prefixList('127.0.0.0/8,::1/128'),
   COLLECTOR_RECEIVE_BUFFER_BYTES: envInt(65536, 1 << 30, 32 * 1024 * 1024),
+  /** Receive UDP in a thread of its own, through a ring the main thread drains (receiver/). */
+  COLLECTOR_RECEIVE_THREAD: envBool(true),
+  /** Size of that ring: how much a main-thread pause may queue before datagrams are dropped. */
+  COLLECTOR_RING_BYTES: byteSize(1 << 20, 1 << 30, 64 * 1024 * 1024),
   COLLECTOR_CLASSES: classList,
   COLLECTOR_DEFAULT_CLASS: envString('internet', /^[a-z][a-z0-9_-]{0,31}$/, 'a class name (lowercase letters, digits, _ -)'),
   COLLECTOR_SAMPLING_OVERRIDES: overrides,
   COLLECTOR_TEMPLATE_TIMEOUT_SECONDS: envInt(60, 7 * 86400, 3600),
   /** Where template state is saved for a fast restart; empty = not saved. */
   COLLECTOR_STATE_FILE: envString('', /^[^\0]*$/, 'a file path'),
-  COLLECTOR_PUSH_INTERVAL_MS: envInt(20, 60_000, 200),
+  /**
+   * How often aggregates go to Redis: the most a kill -9 loses. Every push appends its own
+   * line per key to the minute strings, so Redis memory grows with pushes (src/redis/README.md).
+   */
+  COLLECTOR_PUSH_INTERVAL_MS: envInt(20, 60_000, 1_000),
   COLLECTOR_ASSIGNMENT_RELOAD_SECONDS: envInt(1, 86400, 60),
   COLLECTOR_METRICS_LISTEN: hostPort('127.0.0.1:9102'),
 });

@@ -97,7 +97,7 @@ describe('kill -9 of the collector mid-replay', () => {
       expect(state.accepted.bytes <= sent.bytes && state.accepted.packets <= sent.packets && state.accepted.flows <= sent.flows, 'accepted <= sent').toBe(true);
       expect(add(state.accepted, lost)).toEqual(sent);
       // The loss: what the killed process held (received, not yet pushed: about one push
-      // interval, 200 ms, of traffic; allow two seconds' worth on a loaded machine) and what
+      // interval, 1 s by default, of traffic; allow two seconds' worth on a loaded machine) and what
       // was sent while no collector listened.
       const inFlightAtKill = sentBeforeKill - accepted;
       expect(inFlightAtKill, 'messages the killed collector had received but not pushed').toBeLessThanOrEqual(2 * shape.rateHz);
