@@ -60,7 +60,7 @@ export const COLLECTOR_IDS = ['ours', 'ours-x2', 'ours-2core', 'nfcapd', 'nfcapd
  * (COLLECTOR_PUSH_INTERVAL_MS; without it, `--push-ms`), e.g. `ours@1000`.
  */
 export type CollectorId = string;
-export const DEFAULT_COLLECTORS: CollectorId[] = ['ours', 'ours@1000', 'ours-x2@1000', 'nfcapd', 'nfcapd-2core', 'nfacctd', 'node-netflowv9'];
+export const DEFAULT_COLLECTORS: CollectorId[] = ['ours', 'ours-2core', 'ours-x2', 'nfcapd', 'nfcapd-2core', 'nfacctd', 'node-netflowv9'];
 
 /** Base id and push interval of a collector id; throws for an unknown one. */
 export function parseCollectorId(id: string, defaultPushMs: number): { base: (typeof COLLECTOR_IDS)[number]; pushMs: number } {
@@ -162,7 +162,7 @@ export const DEFAULT_OPTIONS: Omit<IngestBenchOptions, 'collectors'> = {
   subscribers: 10_000,
   oneCoreCpus: '0',
   senderCpus: '1',
-  pushIntervalMs: 200,
+  pushIntervalMs: 1000,
   lossTarget: 0.001,
   stopLoss: 0.05,
   receiveBufferBytes: 32 * 1024 * 1024,
@@ -596,7 +596,7 @@ const HELP = `ingest-bench: end-to-end accounted records/s and loss of UDP NetFl
   --seconds N         sending time per step (default 10)
   --senders N         sender processes (default 1; a sharded collector gets at least one per shard)
   --subscribers N     subscribers loaded for ours and hit by the records (default 10000)
-  --push-ms N         COLLECTOR_PUSH_INTERVAL_MS of ours variants without @ (default 200, the collector's default)
+  --push-ms N         COLLECTOR_PUSH_INTERVAL_MS of ours variants without @ (default 1000, the collector's default)
   --one-core-cpus L   CPUs of the collectors measured on one core (default 0)
   --sender-cpus L     CPUs of the senders (default 1)
   --no-pin            pin nothing
@@ -643,7 +643,7 @@ async function main(): Promise<void> {
   }
   const quick = values.quick;
   const collectors = (values.collectors?.split(',').map((s) => s.trim()) ?? (quick ? ['ours', 'node-netflowv9'] : DEFAULT_COLLECTORS)) as CollectorId[];
-  for (const c of collectors) parseCollectorId(c, 200);
+  for (const c of collectors) parseCollectorId(c, DEFAULT_OPTIONS.pushIntervalMs);
   const pin = !values['no-pin'];
   if (values.profile) mkdirSync(values.profile, { recursive: true });
   const options: IngestBenchOptions = {

@@ -60,7 +60,7 @@ export function runPipelineBench(options: { seconds: number; subscribers: number
     decoder.flush();
     const entries = aggregator.drain();
     if (entries.length === 0 || stage !== 'push') return;
-    for (let k = 0; k < entries.length; k += 5000) buildPush({ collectorId: 'bench', runId: 'bench', seq: pushes + 1 }, entries.slice(k, k + 5000));
+    for (let k = 0; k < entries.length; k += 50_000) buildPush({ collectorId: 'bench', runId: 'bench', seq: pushes + 1 }, entries.slice(k, k + 50_000));
     entriesPushed += entries.length;
     pushes++;
   };
