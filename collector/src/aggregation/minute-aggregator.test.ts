@@ -347,6 +347,83 @@ describe('MinuteAggregator fast path (numbers and the interned entry table)', ()
     );
   });
 
+  it('gives the same entries through BatchAttributor (holder shortcuts) as through addRecord, across drains', () => {
+    const subscribers = SubscriberIndex.build([
+      { subscriberId: 'alice', prefix: '100.64.0.4/30', validFrom: 0, validTo: null },
+      { subscriberId: 'bob', prefix: '100.64.0.9', validFrom: 0, validTo: null },
+      { subscriberId: 'carol', prefix: '2001:db8::/64', validFrom: 0, validTo: null },
+    ]);
+    const attributor = new BatchAttributor({ subscribers, classifier: TrafficClassifier.allDefault() });
+    const addresses4 = ['100.64.0.4', '100.64.0.5', '100.64.0.7', '100.64.0.9'];
+    const addresses6 = ['2001:db8::1', '2001:db8::2'];
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            v6: fc.boolean(),
+            address: fc.integer({ min: 0, max: 3 }),
+            upload: fc.boolean(),
+            exporterId: fc.integer({ min: 0, max: 1 }),
+            startOffset: fc.integer({ min: 0, max: 4 * M }),
+            duration: fc.integer({ min: 0, max: 2 * M }),
+            bytes: fc.integer({ min: 0, max: 100_000 }),
+            packets: fc.integer({ min: 0, max: 100 }),
+            drainAfter: fc.boolean(),
+          }),
+          { maxLength: 60 },
+        ),
+        (specs) => {
+          const viaAttributor = new MinuteAggregator({ exporterLabel: (id) => `r${id}` });
+          const viaRecords = new MinuteAggregator();
+          const drainedA: UsageEntry[] = [];
+          const drainedB: UsageEntry[] = [];
+          const remote4 = parseIpv4('198.18.0.1');
+          const remote6 = parseIpv6('2001:db8:ffff::1');
+          for (const s of specs) {
+            const batch = new FlowBatch(1);
+            const i = batch.claim();
+            const address = s.v6 ? addresses6[s.address % 2] : addresses4[s.address];
+            if (s.v6) {
+              batch.ipVersion[i] = 6;
+              batch.srcAddr6.set(s.upload ? parseIpv6(address) : remote6, 0);
+              batch.dstAddr6.set(s.upload ? remote6 : parseIpv6(address), 0);
+            } else {
+              batch.ipVersion[i] = 4;
+              batch.srcAddr4[i] = s.upload ? parseIpv4(address) : remote4;
+              batch.dstAddr4[i] = s.upload ? remote4 : parseIpv4(address);
+            }
+            batch.bytesLo[i] = s.bytes;
+            batch.packetsLo[i] = s.packets;
+            batch.samplingRate[i] = 1;
+            batch.start[i] = T0 + s.startOffset;
+            batch.end[i] = T0 + s.startOffset + s.duration;
+            batch.exporterId[i] = s.exporterId;
+            attributor.attribute(batch, (flow) => viaAttributor.add(flow), new UnattributedTally());
+            viaRecords.addRecord({
+              exporter: `r${s.exporterId}`,
+              subscriberId: subscribers.subscriberAt(address, T0)!,
+              address,
+              direction: s.upload ? 'upload' : 'download',
+              trafficClass: 'internet',
+              start: T0 + s.startOffset,
+              end: T0 + s.startOffset + s.duration,
+              bytes: BigInt(s.bytes),
+              packets: BigInt(s.packets),
+            });
+            if (s.drainAfter) {
+              drainedA.push(...viaAttributor.drain(1));
+              drainedB.push(...viaRecords.drain(1));
+            }
+          }
+          drainedA.push(...viaAttributor.drain());
+          drainedB.push(...viaRecords.drain());
+          expect(summed(drainedA)).toEqual(summed(drainedB));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('gives a tied leftover unit to the earlier minute, over two minutes and over three', () => {
     const aggregator = new MinuteAggregator();
     // 1 s on each side of a boundary, 3 bytes: quotas 1.5 / 1.5 -> 2 / 1.

@@ -234,6 +234,15 @@ export class MinuteAggregator {
   /** Subscriber ref + 1 by holder id of `holdersOf` (0 = not looked up yet): no string hashing per record. */
   private subscriberRefsByHolder = new Int32Array(0);
   private holdersOf: SubscriberIndex | null = null;
+  /**
+   * The entry a holder's last record went to, + 1 (0 = none), per holder, direction and
+   * minute parity (so a flow's start minute and the next one both stay cached). Checked
+   * against the entry's full key, so it is only a shortcut past the index: with thousands
+   * of subscribers the index slot is one cache miss more per record, this array is small.
+   */
+  private holderSlots = new Int32Array(0);
+  /** Holder of the current record (in holdersOf), or -1. */
+  private kHolder = -1;
 
   // The key of the record being added (set before spreading, read by slotFor), so
   // spreading allocates no closure per record.
@@ -321,6 +330,8 @@ export class MinuteAggregator {
     const take = Math.min(this.count, maxKeys);
     const out: UsageEntry[] = new Array(take);
     for (let n = 0; n < take; n++) out[n] = this.entryAt(n);
+    // Entry numbers change or go away: the per-holder shortcuts must not point at them.
+    this.holderSlots.fill(0);
     if (take === this.count) {
       this.count = 0;
       this.index.fill(0);
@@ -386,11 +397,16 @@ export class MinuteAggregator {
   private subscriberRefOf(flow: Readonly<AttributedFlow>): number {
     const holder = flow.holder;
     const index = flow.holderIndex;
-    if (holder === undefined || index === undefined || !(holder >= 0 && holder < index.holderCount)) return this.subscribers.refOf(flow.subscriberId);
+    if (holder === undefined || index === undefined || !(holder >= 0 && holder < index.holderCount)) {
+      this.kHolder = -1;
+      return this.subscribers.refOf(flow.subscriberId);
+    }
     if (index !== this.holdersOf) {
       this.holdersOf = index;
       this.subscriberRefsByHolder = new Int32Array(index.holderCount);
+      this.holderSlots = new Int32Array(index.holderCount * 4);
     }
+    this.kHolder = holder;
     const known = this.subscriberRefsByHolder[holder];
     if (known !== 0) return known - 1;
     const ref = this.subscribers.refOf(flow.subscriberId);
@@ -418,6 +434,22 @@ export class MinuteAggregator {
 
   /** Entry number of the current record's key in `minute` (epoch s), created if missing. */
   private slotFor(minute: number): number {
+    const holder = this.kHolder;
+    if (holder < 0) return this.slotByIndex(minute);
+    const cacheAt = (holder << 2) | ((this.kTag & TAG_UPLOAD) << 1) | (((minute / 60) | 0) & 1);
+    const cached = this.holderSlots[cacheAt];
+    if (cached !== 0) {
+      const rows = this.rows;
+      const at = (cached - 1) * STRIDE;
+      if (rows[at + K_ADDRESS] === this.kAddress && rows[at + K_MINUTE] === minute && rows[at + K_SUBSCRIBER] === this.kSubscriber && rows[at + K_TAG] === this.kTag && rows[at + K_EXPORTER] === this.kExporter) return cached - 1;
+    }
+    const n = this.slotByIndex(minute);
+    this.holderSlots[cacheAt] = n + 1;
+    return n;
+  }
+
+  /** slotFor through the open-addressing index. */
+  private slotByIndex(minute: number): number {
     if ((this.count + 1) * 2 > this.index.length) this.growIndex();
     const address = this.kAddress;
     const exporter = this.kExporter;
@@ -605,6 +637,7 @@ export class MinuteAggregator {
       if (packets > 0n) this.anomalies.rejectedPackets += packets;
       return;
     }
+    this.kHolder = -1;
     this.kAddress = addressRef;
     this.kExporter = exporterRef;
     this.kSubscriber = subscriberRef;

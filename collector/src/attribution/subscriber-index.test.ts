@@ -42,6 +42,23 @@ describe('SubscriberIndex with IPv4', () => {
   });
 });
 
+describe('SubscriberIndex /16 presence filter', () => {
+  it('still finds prefixes shorter than /16, across the /16s they cover, and nothing beside them', () => {
+    const index = SubscriberIndex.build([forever('wide', '10.0.0.0/8'), forever('mid', '172.16.0.0/12'), forever('narrow', '192.168.7.0/24'), forever('host', '198.51.100.9')]);
+    const noon = at('2025-03-01T12:00:00Z');
+    expect(index.subscriberAt('10.255.255.255', noon)).toBe('wide');
+    expect(index.subscriberAt('10.0.0.1', noon)).toBe('wide');
+    expect(index.subscriberAt('172.31.200.1', noon)).toBe('mid');
+    expect(index.subscriberAt('172.32.0.1', noon)).toBeUndefined();
+    expect(index.subscriberAt('192.168.7.200', noon)).toBe('narrow');
+    expect(index.subscriberAt('192.168.8.1', noon)).toBeUndefined();
+    expect(index.subscriberAt('198.51.100.9', noon)).toBe('host');
+    expect(index.subscriberAt('198.51.100.10', noon)).toBeUndefined();
+    expect(index.subscriberAt('11.0.0.1', noon)).toBeUndefined();
+    expect(SubscriberIndex.build([forever('everything', '0.0.0.0/0')]).subscriberAt('203.0.113.1', noon)).toBe('everything');
+  });
+});
+
 describe('SubscriberIndex with IPv6 prefixes of different lengths', () => {
   const index = SubscriberIndex.build([
     forever('isp-pool', '2001:db8::/32'),

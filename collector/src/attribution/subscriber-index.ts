@@ -40,6 +40,13 @@ export class SubscriberIndex {
 
   /** IPv4 /32 assignments by address (see HostTable); null when there are none. */
   private readonly hosts4: HostTable | null;
+  /**
+   * One bit per IPv4 /16: set when some assignment (at any time) covers part of it. Half
+   * of all lookups are the remote end of a flow, almost never a subscriber: this 8 KiB
+   * bitmap stays in the core's cache and answers them without touching the host table or
+   * the trie (each a likely cache miss with thousands of subscribers).
+   */
+  private readonly v4Presence = new Int32Array(2048);
 
   private constructor(
     private readonly timelines: PrefixTrie<OwnershipTimeline>,
@@ -50,8 +57,11 @@ export class SubscriberIndex {
     /** Number of assignment rows the index was built from. */
     readonly assignmentCount: number,
     hosts4: readonly { address: number; timeline: OwnershipTimeline }[] = [],
+    /** Every IPv4 prefix in the trie, for v4Presence. */
+    prefixes4: readonly IpPrefix[] = [],
   ) {
     this.hosts4 = hosts4.length > 0 ? new HostTable(hosts4) : null;
+    for (const prefix of prefixes4) if (prefix.version === 4) markPresence(this.v4Presence, prefix.network, prefix.length);
   }
 
   /**
@@ -108,11 +118,14 @@ export class SubscriberIndex {
       trie.insert(group.prefix, effective);
       if (group.prefix.version === 4 && group.prefix.length === 32) hosts4.push({ address: group.prefix.network, timeline: effective });
     }
-    return new SubscriberIndex(trie, holderSubscribers, holderPrefixes, assignments.length, hosts4);
+    const prefixes4 = byLength.filter((group) => group.prefix.version === 4).map((group) => group.prefix);
+    return new SubscriberIndex(trie, holderSubscribers, holderPrefixes, assignments.length, hosts4, prefixes4);
   }
 
   /** Holder of the uint32 IPv4 `address` at `time`, or NO_HOLDER. Allocation-free. */
   holderOf4(address: number, time: number): number {
+    const slash16 = address >>> 16;
+    if ((this.v4Presence[slash16 >>> 5] & (1 << (slash16 & 31))) === 0) return NO_HOLDER;
     if (this.hosts4 !== null) {
       const holder = this.hosts4.holderAt(address, time);
       if (holder !== NOT_A_HOST) return holder;
@@ -151,6 +164,16 @@ export class SubscriberIndex {
 }
 
 const NOT_A_HOST = -2;
+
+/** Set the bits of every /16 that the IPv4 prefix network/length overlaps. */
+function markPresence(bits: Int32Array, network: number, length: number): void {
+  const first = (network >>> 16) & (length >= 16 ? 0xffff : (0xffff << (16 - length)) & 0xffff);
+  const count = length >= 16 ? 1 : 2 ** (16 - length);
+  for (let k = 0; k < count; k++) {
+    const slash16 = first + k;
+    bits[slash16 >>> 5] |= 1 << (slash16 & 31);
+  }
+}
 
 /**
  * The IPv4 /32 assignments (the common case: one address per subscriber) in an
