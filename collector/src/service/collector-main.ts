@@ -30,9 +30,11 @@ async function main(): Promise<void> {
     databaseUrl: stores.DATABASE_URL,
     registry: createRegistry(),
     log,
+    // The UDP receive thread died: push what was decoded, then exit non-zero (restart).
+    onFatal: () => void stop('fatal error', 1),
   });
   let stopping = false;
-  const stop = async (signal: string) => {
+  const stop = async (signal: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
     log(`${signal}: stopping`);
@@ -42,7 +44,7 @@ async function main(): Promise<void> {
       redis.disconnect();
       await pool.end();
       log('stopped');
-      process.exit(0);
+      process.exit(exitCode);
     }
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -20,6 +20,7 @@ import { ExporterAllowlist } from './exporter-allowlist.js';
 import { ApiKeyVerifier } from '@flowbill/shared/postgres/api-key-verifier';
 import { registerCollectorMetrics, serveMetrics } from './metrics.js';
 import { PromPipelineMetrics } from './prom-pipeline-metrics.js';
+import { ThreadedUdpListener } from './receiver/threaded-udp-listener.js';
 import { UdpListener, type BoundSocket } from './udp-listener.js';
 
 export interface CollectorServiceDeps {
@@ -34,6 +35,11 @@ export interface CollectorServiceDeps {
   serveMetricsHttp?: boolean;
   /** /metrics needs an API key (default true, like every API route but /healthz). */
   metricsRequireKey?: boolean;
+  /**
+   * The collector cannot go on (its UDP receive thread died): stop and exit non-zero so the
+   * supervisor restarts it. Default: log and exit(1) at once.
+   */
+  onFatal?: (error: Error) => void;
 }
 
 /** How long start() waits for the first subscriber index before giving up. */
@@ -48,7 +54,8 @@ export class CollectorService {
   readonly aggregator: MinuteAggregator;
   readonly sink: RedisUsageSink;
   readonly unattributed = new UnattributedTally();
-  readonly listener: UdpListener;
+  /** COLLECTOR_RECEIVE_THREAD: sockets read by a thread of their own (default), or on this one. */
+  readonly listener: UdpListener | ThreadedUdpListener;
   private readonly watcher: AssignmentWatcher;
   private timers: NodeJS.Timeout[] = [];
   private metricsServer: http.Server | null = null;
@@ -97,18 +104,31 @@ export class CollectorService {
       },
       log: (m: string) => this.log(m),
     });
-    this.listener = new UdpListener({
-      listen: c.COLLECTOR_LISTEN,
-      receiveBufferBytes: c.COLLECTOR_RECEIVE_BUFFER_BYTES,
-      allowlist: new ExporterAllowlist(c.COLLECTOR_EXPORTERS),
-      onMessage: (msg, address, port) => this.decoder.decode(msg, address, port, Date.now()),
-    });
+    const listen = { listen: c.COLLECTOR_LISTEN, receiveBufferBytes: c.COLLECTOR_RECEIVE_BUFFER_BYTES, allowlist: new ExporterAllowlist(c.COLLECTOR_EXPORTERS) };
+    this.listener = c.COLLECTOR_RECEIVE_THREAD
+      ? new ThreadedUdpListener({
+          ...listen,
+          ringBytes: c.COLLECTOR_RING_BYTES,
+          // `msg` is a view into the ring, valid during the call: the decoder copies what it keeps.
+          onMessage: (msg, address, port, receivedAt) => this.decoder.decode(msg, address, port, receivedAt),
+          onError: (error) => this.fatal(error),
+        })
+      : new UdpListener({ ...listen, onMessage: (msg, address, port) => this.decoder.decode(msg, address, port, Date.now()) });
+    const listener = this.listener;
     registerCollectorMetrics(deps.registry, {
       decoderStats: () => this.decoder.stats(),
       listenerStats: () => this.listener.stats,
+      receiveRing: () => (listener instanceof ThreadedUdpListener ? listener : null),
       unattributed: () => [...this.unattributed.entries()].map(([id, u]) => ({ exporter: this.decoder.exporter(id).key, records: u.records, bytes: u.bytes })),
       pendingTemplateSets: () => this.decoder.pendingSets(),
     });
+  }
+
+  /** The collector cannot go on: log, then let the process stop and exit non-zero. */
+  private fatal(error: Error): void {
+    this.log(`fatal: ${error.message}`);
+    if (this.deps.onFatal) this.deps.onFatal(error);
+    else process.exit(1);
   }
 
   private onBatch(batch: FlowBatch): void {
@@ -212,6 +232,8 @@ export class CollectorService {
     }
     const bound = await this.listener.start();
     for (const b of bound) this.log(`listening on udp ${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port} (receive buffer ${b.receiveBufferBytes} bytes)`);
+    if (this.listener instanceof ThreadedUdpListener) this.log(`receiving in a thread of its own; ring of ${this.listener.ringBytes} bytes (${(this.listener.ringBytes / 1048576).toFixed(0)} MiB) between it and the pipeline`);
+    else this.log('receiving on the main thread (COLLECTOR_RECEIVE_THREAD=false)');
     return bound;
   }
 

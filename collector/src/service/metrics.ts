@@ -8,9 +8,19 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ExporterStats } from '../decoder/index.js';
 import type { UdpListenerStats } from './udp-listener.js';
 
+/** The receive thread's ring (receiver/threaded-udp-listener.ts), when the collector uses one. */
+export interface ReceiveRingSource {
+  /** Ring size, bytes in use now, datagrams dropped because it was full. */
+  ringStats(): { capacityBytes: number; usedBytes: number; drops: number } | null;
+  /** Most bytes in use since the previous call. */
+  takePeakUsedBytes(): number;
+}
+
 export interface CollectorMetricSources {
   decoderStats(): ExporterStats[];
   listenerStats(): UdpListenerStats;
+  /** Absent (or null) when datagrams are received on the main thread. */
+  receiveRing?(): ReceiveRingSource | null;
   unattributed(): { exporter: string; records: number; bytes: bigint }[];
   pendingTemplateSets(): number;
 }
@@ -77,8 +87,39 @@ export function registerCollectorMetrics(registry: Registry, src: CollectorMetri
     collect() {
       this.reset();
       this.inc({ reason: 'exporter-not-allowed' }, src.listenerStats().notAllowed);
+      const ring = src.receiveRing?.()?.ringStats();
+      if (ring) this.inc({ reason: 'ring-full' }, ring.drops);
     },
   });
+  if (src.receiveRing?.()) {
+    new Gauge({
+      name: 'flowbill_udp_ring_size_bytes',
+      help: 'Size of the ring between the UDP receive thread and the pipeline (COLLECTOR_RING_BYTES)',
+      registers: [registry],
+      collect() {
+        this.set(src.receiveRing?.()?.ringStats()?.capacityBytes ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'flowbill_udp_ring_fill_ratio',
+      help: 'Fraction of that ring in use now (datagrams waiting for the pipeline)',
+      registers: [registry],
+      collect() {
+        const ring = src.receiveRing?.()?.ringStats();
+        if (ring) this.set(ring.usedBytes / ring.capacityBytes);
+      },
+    });
+    new Gauge({
+      name: 'flowbill_udp_ring_peak_fill_ratio',
+      help: 'Most of that ring in use since the previous scrape (near 1: pauses of the pipeline come close to dropping datagrams, reason ring-full)',
+      registers: [registry],
+      collect() {
+        const source = src.receiveRing?.();
+        const ring = source?.ringStats();
+        if (source && ring) this.set(source.takePeakUsedBytes() / ring.capacityBytes);
+      },
+    });
+  }
   new Counter({
     name: 'flowbill_unattributed_bytes_total',
     help: 'Scaled bytes of records with no subscriber at either end, per exporter',

@@ -36,7 +36,8 @@ export interface BoundSocket {
   receiveBufferBytes: number;
 }
 
-const MAX_TRACKED_SENDERS = 256;
+/** How many not-allowed senders the stats name (the rest are only counted). */
+export const MAX_TRACKED_SENDERS = 256;
 
 export class UdpListener {
   private readonly sockets: dgram.Socket[] = [];
@@ -47,22 +48,9 @@ export class UdpListener {
 
   async start(): Promise<BoundSocket[]> {
     for (const addr of this.options.listen) {
-      const v6 = addr.host.includes(':');
-      const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: false });
-      socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(addr.port, addr.host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      // After bind: errors on a bound UDP socket are transient (ICMP unreachable etc.).
-      socket.on('error', () => undefined);
-      const receiveBufferBytes = raiseReceiveBuffer(socket, this.options.receiveBufferBytes);
-      const a = socket.address();
+      const { socket, bound } = await openUdpSocket(addr, this.options.receiveBufferBytes, (msg, rinfo) => this.receive(msg, rinfo));
       this.sockets.push(socket);
-      this.bound.push({ host: a.address, port: a.port, receiveBufferBytes });
+      this.bound.push(bound);
     }
     return this.bound;
   }
@@ -84,6 +72,33 @@ export class UdpListener {
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.sockets.length = 0;
   }
+}
+
+/**
+ * Bind one socket the way every listener does (also the receive thread's,
+ * receiver/receiver-worker.ts): IPv6 sockets v6-only, no address reuse, errors after bind
+ * ignored, receive buffer raised as far as the system allows. Rejects with the bind error.
+ */
+export async function openUdpSocket(
+  addr: ListenAddress,
+  receiveBufferBytes: number,
+  onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void,
+): Promise<{ socket: dgram.Socket; bound: BoundSocket }> {
+  const v6 = addr.host.includes(':');
+  const socket = dgram.createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: v6, reuseAddr: false });
+  socket.on('message', onMessage);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(addr.port, addr.host, () => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+  // After bind: errors on a bound UDP socket are transient (ICMP unreachable etc.).
+  socket.on('error', () => undefined);
+  const got = raiseReceiveBuffer(socket, receiveBufferBytes);
+  const a = socket.address();
+  return { socket, bound: { host: a.address, port: a.port, receiveBufferBytes: got } };
 }
 
 /** Largest receive buffer an unprivileged socket may get (Linux). */
