@@ -21,6 +21,7 @@ import { ApiKeyVerifier } from '@flowbill/shared/postgres/api-key-verifier';
 import { registerCollectorMetrics, serveMetrics } from './metrics.js';
 import { PromPipelineMetrics } from './prom-pipeline-metrics.js';
 import { ThreadedUdpListener } from './receiver/threaded-udp-listener.js';
+import { socketBufferDrops } from './socket-drops.js';
 import { UdpListener, type BoundSocket } from './udp-listener.js';
 
 export interface CollectorServiceDeps {
@@ -119,6 +120,7 @@ export class CollectorService {
       decoderStats: () => this.decoder.stats(),
       listenerStats: () => this.listener.stats,
       receiveRing: () => (listener instanceof ThreadedUdpListener ? listener : null),
+      socketDrops: () => socketBufferDrops(listener.bound),
       unattributed: () => [...this.unattributed.entries()].map(([id, u]) => ({ exporter: this.decoder.exporter(id).key, records: u.records, bytes: u.bytes })),
       pendingTemplateSets: () => this.decoder.pendingSets(),
     });

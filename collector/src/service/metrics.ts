@@ -21,6 +21,8 @@ export interface CollectorMetricSources {
   listenerStats(): UdpListenerStats;
   /** Absent (or null) when datagrams are received on the main thread. */
   receiveRing?(): ReceiveRingSource | null;
+  /** Datagrams the kernel dropped at our sockets (receive buffer full); null where unknown. */
+  socketDrops?(): number | null;
   unattributed(): { exporter: string; records: number; bytes: bigint }[];
   pendingTemplateSets(): number;
 }
@@ -89,6 +91,8 @@ export function registerCollectorMetrics(registry: Registry, src: CollectorMetri
       this.inc({ reason: 'exporter-not-allowed' }, src.listenerStats().notAllowed);
       const ring = src.receiveRing?.()?.ringStats();
       if (ring) this.inc({ reason: 'ring-full' }, ring.drops);
+      const socketDrops = src.socketDrops?.();
+      if (socketDrops !== undefined && socketDrops !== null) this.inc({ reason: 'socket-buffer-full' }, socketDrops);
     },
   });
   if (src.receiveRing?.()) {
