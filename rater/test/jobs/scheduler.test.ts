@@ -70,6 +70,8 @@ describe('scheduler', () => {
       expect((await one.queue.getJobSchedulers()).map((s) => s.key)).toEqual([TICK_SCHEDULER_ID]);
       // The first tick is due at once; its fan-out reaches the accrue queue.
       await eventually(async () => (await stack.queues.queue('accrue').getJobCounts('waiting')).waiting >= 1, 'tick fanned out');
+      // The tick fans out while it runs and is marked completed only after: wait for that too.
+      await eventually(async () => (await one.queue.getCompleted()).length >= 1, 'tick completed');
       const completed = await one.queue.getCompleted();
       expect(completed.length).toBeGreaterThanOrEqual(1);
       expect(completed[0].returnvalue).toMatchObject({ accruals: expect.any(Number) });
