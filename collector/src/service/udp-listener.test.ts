@@ -1,28 +1,14 @@
-import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExporterAllowlist } from './exporter-allowlist.js';
 import { parseListenList, UdpListener } from './udp-listener.js';
+import { send, until as untilWithin } from './testing-udp.js';
 
 const listeners: UdpListener[] = [];
 afterEach(async () => {
   await Promise.all(listeners.splice(0).map((l) => l.stop()));
 });
 
-function send(type: 'udp4' | 'udp6', host: string, port: number, payload: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket(type);
-    s.send(payload, port, host, (err) => {
-      s.close();
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-}
-
-async function until(check: () => boolean, ms = 2000) {
-  const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-}
+const until = (check: () => boolean, ms = 2000) => untilWithin(check, ms);
 
 describe('exporter allowlist', () => {
   it('matches addresses and prefixes of both families, including v4-mapped senders', () => {

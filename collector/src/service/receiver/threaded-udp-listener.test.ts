@@ -4,7 +4,6 @@
  * arrives whole and in order (UdpListener loses it); stop() delivers everything received;
  * a dead or failing receive thread is reported, never silent.
  */
-import dgram from 'node:dgram';
 import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ExporterAllowlist } from '../exporter-allowlist.js';
@@ -12,6 +11,7 @@ import { systemReceiveBufferMax, UdpListener } from '../udp-listener.js';
 import type { UdpBlasterData } from './testing/udp-blaster.js';
 import { ThreadedUdpListener, type ThreadedUdpListenerOptions } from './threaded-udp-listener.js';
 import { startWorker } from './ts-worker.js';
+import { send, until as untilWithin } from '../testing-udp.js';
 
 const listeners: { stop(): Promise<void> }[] = [];
 const workers: Worker[] = [];
@@ -35,21 +35,7 @@ function threaded(options: Partial<ThreadedUdpListenerOptions> & Pick<ThreadedUd
   return l;
 }
 
-function send(type: 'udp4' | 'udp6', host: string, port: number, payload: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket(type);
-    s.send(payload, port, host, (err) => {
-      s.close();
-      if (err) reject(err);
-      else resolve();
-    });
-  });
-}
-
-async function until(check: () => boolean, ms = 3000) {
-  const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-}
+const until = (check: () => boolean, ms = 3000) => untilWithin(check, ms);
 
 /** Block this thread (busy, as a long GC or a synchronous hand-over would) for `ms`, and while `more()`. */
 function blockFor(ms: number, more: () => boolean = () => false, maxMs = 30_000): number {
