@@ -225,8 +225,8 @@ export class BatchAttributor {
 
 const TWO_32 = 4294967296;
 
-/** The attributor's reused sink object: counters held as numbers, bigints built on read. */
-interface ReusableFlow extends AttributedFlow {
+/** The attributor's reused sink object (also AttributedChunkReader's): counters held as numbers, bigints built on read. */
+export interface ReusableFlow extends AttributedFlow {
   bytesNumber: number;
   packetsNumber: number;
   /** The exact counter when it is not a safe integer (then the number is -1). */
@@ -244,7 +244,7 @@ interface ReusableFlow extends AttributedFlow {
  * (a spread copy gets their bigint values, as it got the plain fields before);
  * bytesNumber / packetsNumber and the bigint fallbacks are not enumerable.
  */
-function reusableFlow(): ReusableFlow {
+export function reusableFlow(): ReusableFlow {
   const flow = {
     row: 0,
     exporterId: 0,
@@ -308,7 +308,7 @@ const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
  * is every real flow). A product above 2^53 - 1 rounds to at least 2^53 in double
  * arithmetic, so the comparison never accepts an inexact value.
  */
-function scaledCounter(hi: number, lo: number, rate: number): bigint {
+export function scaledCounter(hi: number, lo: number, rate: number): bigint {
   const product = (hi * TWO_32 + lo) * rate;
   if (product <= Number.MAX_SAFE_INTEGER) return BigInt(product);
   return ((BigInt(hi) << 32n) | BigInt(lo)) * BigInt(rate);

@@ -9,6 +9,15 @@ export {
   type Direction,
   subscriberAddressText,
 } from './batch-attributor.js';
+export {
+  AttributedChunkReader,
+  AttributedRecordWriter,
+  type ChunkContext,
+  type ChunkOutput,
+  CHUNK_EXPORTER,
+  CHUNK_FLOWS,
+} from './attributed-records.js';
+export { HolderLookup, type HolderLookupTables } from './holder-lookup.js';
 export { type HeldInterval, NO_HOLDER, OwnershipTimeline } from './ownership-timeline.js';
 export {
   DEFAULT_MAX_MINUTES,

@@ -129,6 +129,11 @@ export class OwnershipTimeline {
     return found < 0 ? NO_HOLDER : this.holders[found];
   }
 
+  /** The change points as stored (not copies: do not modify), for flattening into tables. */
+  points(): { readonly times: Float64Array; readonly holders: Int32Array } {
+    return { times: this.changeTimes, holders: this.holders };
+  }
+
   /** The change points, for tests and diagnostics. */
   changes(): Array<{ time: number; holder: number }> {
     return Array.from(this.changeTimes, (time, k) => ({ time, holder: this.holders[k] }));

@@ -14,6 +14,7 @@
  */
 import { InvalidIpError, type IpPrefix, PrefixTrie, formatPrefix, parseAddressOrPrefix, parseIpAddress } from '@flowbill/shared/ip/index';
 import { AttributionTableError } from './attribution-table-error.js';
+import { type HolderLookupTables } from './holder-lookup.js';
 import { type HeldInterval, NO_HOLDER, OwnershipTimeline } from './ownership-timeline.js';
 
 export { NO_HOLDER } from './ownership-timeline.js';
@@ -155,6 +156,46 @@ export class SubscriberIndex {
     return this.holderPrefixes[holder];
   }
 
+  /**
+   * The lookup part of this index (no subscriber texts) as typed arrays, for
+   * HolderLookup.fromTables in another thread: the receive thread attributes with it
+   * without building anything (a build of 100,000 rows takes about a second). Holder ids
+   * are this index's. O(prefixes); call once per index.
+   */
+  lookupTables(): HolderLookupTables {
+    const { ipv4, ipv6, values } = this.timelines.slotTables();
+    const numbers = new Map<OwnershipTimeline, number>();
+    const starts: number[] = [0];
+    const times: number[] = [];
+    const holders: number[] = [];
+    const numberOf = (timeline: OwnershipTimeline): number => {
+      let n = numbers.get(timeline);
+      if (n === undefined) {
+        n = numbers.size;
+        numbers.set(timeline, n);
+        const points = timeline.points();
+        for (let k = 0; k < points.times.length; k++) {
+          times.push(points.times[k]);
+          holders.push(points.holders[k]);
+        }
+        starts.push(times.length);
+      }
+      return n;
+    };
+    const slotTimelines = Int32Array.from(values, numberOf);
+    return {
+      holderCount: this.holderCount,
+      presence4: this.v4Presence.slice(),
+      trie4: ipv4,
+      trie6: ipv6,
+      slotTimelines,
+      hostRows: this.hosts4 === null ? new Float64Array(0) : this.hosts4.tables(numberOf),
+      timelineStarts: Int32Array.from(starts),
+      changeTimes: Float64Array.from(times),
+      holders: Int32Array.from(holders),
+    };
+  }
+
   /** Convenience for tests and tools (allocates): subscriber holding `address` text at `time`. */
   subscriberAt(address: string, time: number): string | undefined {
     const parsed = parseIpAddress(address);
@@ -206,6 +247,13 @@ class HostTable {
     }
   }
 
+  /** The rows (a copy) with the timeline column renumbered by `numberOf`. */
+  tables(numberOf: (timeline: OwnershipTimeline) => number): Float64Array {
+    const rows = this.rows.slice();
+    for (let at = 0; at < rows.length; at += 4) if (rows[at] !== -1) rows[at + 3] = numberOf(this.timelines[rows[at + 3]]);
+    return rows;
+  }
+
   /** Holder of a /32-assigned `address` at `time` (or NO_HOLDER); NOT_A_HOST if it has no /32. */
   holderAt(uint32: number, time: number): number {
     const address = uint32 >>> 0;
@@ -223,7 +271,7 @@ class HostTable {
   }
 }
 
-function hashAddress(address: number): number {
+export function hashAddress(address: number): number {
   const h = Math.imul(address, 0x9e3779b1);
   return (h ^ (h >>> 16)) >>> 0;
 }

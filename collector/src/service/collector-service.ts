@@ -5,14 +5,13 @@
  * Start order matters for billing: the subscriber index is loaded BEFORE the UDP ports open,
  * since flows decoded without it would all be counted as unattributed.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { MinuteAggregator, type UsageEntry } from '../aggregation/index.js';
-import { BatchAttributor, SubscriberIndex, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
-import { FlowDecoder, type FlowBatch } from '../decoder/index.js';
+import { AttributedChunkReader, type AttributedFlow, BatchAttributor, type ChunkContext, SubscriberIndex, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
+import { FlowDecoder, type ExporterStats, type FlowBatch } from '../decoder/index.js';
 import { RedisUsageSink } from '../redis/index.js';
 import { AssignmentWatcher } from '../subscribers/assignment-watcher.js';
 import type { CollectorConfig } from './config.js';
@@ -20,8 +19,10 @@ import { ExporterAllowlist } from './exporter-allowlist.js';
 import { ApiKeyVerifier } from '@flowbill/shared/postgres/api-key-verifier';
 import { registerCollectorMetrics, serveMetrics } from './metrics.js';
 import { PromPipelineMetrics } from './prom-pipeline-metrics.js';
+import type { PipelineSnapshot } from './receiver/protocol.js';
 import { ThreadedUdpListener } from './receiver/threaded-udp-listener.js';
 import { socketBufferDrops } from './socket-drops.js';
+import { restoreTemplateState, saveTemplateState } from './template-state-file.js';
 import { UdpListener, type BoundSocket } from './udp-listener.js';
 
 export interface CollectorServiceDeps {
@@ -50,7 +51,12 @@ const FIRST_INDEX_TIMEOUT_MS = 60_000;
 const HANDOVER_CHUNK = 2000;
 
 export class CollectorService {
-  readonly decoder: FlowDecoder;
+  /**
+   * The decoder, when it runs on this thread (COLLECTOR_RECEIVE_THREAD=false); null when
+   * the receive thread decodes and attributes (receiver/receive-pipeline.ts) and this
+   * thread reads attributed records from the ring. decoderStats() works in both.
+   */
+  readonly decoder: FlowDecoder | null;
   readonly attributor: BatchAttributor;
   readonly aggregator: MinuteAggregator;
   readonly sink: RedisUsageSink;
@@ -64,22 +70,47 @@ export class CollectorService {
   private readonly log: (message: string) => void;
   /** Entries the sink refused (Redis unreachable for too long): never silent. */
   refusedEntries = 0;
+  private readonly classifier: TrafficClassifier;
+  /**
+   * Receive-thread mode: each subscriber index by generation, from the one whose tables the
+   * receive thread was last sent down to the oldest whose records may still be in the ring.
+   */
+  private readonly generations = new Map<number, SubscriberIndex>();
+  private latestGeneration = 0;
+  private readingGeneration = -1;
+  private readingIndex: SubscriberIndex = SubscriberIndex.EMPTY;
+  /** Receive-thread mode: exporter "address:port" by the receive thread's exporter id. */
+  private readonly exporterKeys: string[] = [];
+  private pipelineSnapshot: PipelineSnapshot | null = null;
+  private chunkReader: AttributedChunkReader | null = null;
+  private readonly chunkContext: ChunkContext;
+  private readonly addToAggregator = (flow: Readonly<AttributedFlow>) => this.aggregator.add(flow);
 
   constructor(private readonly deps: CollectorServiceDeps) {
     const c = deps.config;
     this.log = deps.log ?? ((m) => console.error(`[collector ${c.COLLECTOR_ID}] ${m}`));
     const classifier = TrafficClassifier.build({ classes: c.COLLECTOR_CLASSES, defaultClass: c.COLLECTOR_DEFAULT_CLASS });
+    this.classifier = classifier;
     this.attributor = new BatchAttributor({ subscribers: SubscriberIndex.EMPTY, classifier });
-    this.decoder = new FlowDecoder({
-      onBatch: (batch) => this.onBatch(batch),
-      samplingOverrides: c.COLLECTOR_SAMPLING_OVERRIDES,
-      templateIdleTimeoutMs: c.COLLECTOR_TEMPLATE_TIMEOUT_SECONDS * 1000,
-    });
+    this.decoder = c.COLLECTOR_RECEIVE_THREAD
+      ? null
+      : new FlowDecoder({
+          onBatch: (batch) => this.onBatch(batch),
+          samplingOverrides: c.COLLECTOR_SAMPLING_OVERRIDES,
+          templateIdleTimeoutMs: c.COLLECTOR_TEMPLATE_TIMEOUT_SECONDS * 1000,
+        });
     this.aggregator = new MinuteAggregator({
       // Exporter ids are per process; Redis keeps the router's address.
-      exporterLabel: (id) => this.decoder.exporter(id).key,
+      exporterLabel: (id) => this.exporterKey(id),
       onFull: () => this.pushAggregates(),
     });
+    this.chunkContext = {
+      classNames: classifier.classNames,
+      exporter: (id, key) => {
+        this.exporterKeys[id] = key;
+      },
+      indexOf: (generation) => this.indexOfGeneration(generation),
+    };
     const metrics = new PromPipelineMetrics(deps.registry);
     this.sink = new RedisUsageSink(deps.redis, {
       prefix: deps.redisPrefix,
@@ -100,6 +131,12 @@ export class CollectorService {
       reloadIntervalMs: c.COLLECTOR_ASSIGNMENT_RELOAD_SECONDS * 1000,
       onIndex: (index, info) => {
         this.attributor.replaceSubscriberIndex(index);
+        if (this.listener instanceof ThreadedUdpListener) {
+          const generation = ++this.latestGeneration;
+          this.generations.set(generation, index);
+          // Before the thread runs, start() sends the latest generation itself.
+          this.listener.replaceIndex(generation, index.lookupTables());
+        }
         if (!this.indexLoaded) this.log(`subscriber index loaded: ${info.assignments} assignments`);
         this.indexLoaded = true;
       },
@@ -110,20 +147,72 @@ export class CollectorService {
       ? new ThreadedUdpListener({
           ...listen,
           ringBytes: c.COLLECTOR_RING_BYTES,
-          // `msg` is a view into the ring, valid during the call: the decoder copies what it keeps.
-          onMessage: (msg, address, port, receivedAt) => this.decoder.decode(msg, address, port, receivedAt),
+          // The receive thread decodes and attributes; chunks of attributed records come here.
+          pipeline: () => ({
+            generation: this.latestGeneration,
+            tables: (this.generations.get(this.latestGeneration) ?? SubscriberIndex.EMPTY).lookupTables(),
+            classes: c.COLLECTOR_CLASSES,
+            defaultClass: c.COLLECTOR_DEFAULT_CLASS,
+            samplingOverrides: c.COLLECTOR_SAMPLING_OVERRIDES,
+            templateIdleTimeoutMs: c.COLLECTOR_TEMPLATE_TIMEOUT_SECONDS * 1000,
+            stateFile: c.COLLECTOR_STATE_FILE,
+          }),
+          onChunk: (chunk) => this.onChunk(chunk),
+          onPipelineSnapshot: (snapshot) => {
+            this.pipelineSnapshot = snapshot;
+          },
+          onLog: (message) => this.log(message),
           onError: (error) => this.fatal(error),
         })
-      : new UdpListener({ ...listen, onMessage: (msg, address, port) => this.decoder.decode(msg, address, port, Date.now()) });
+      : new UdpListener({ ...listen, onMessage: (msg, address, port) => this.decoder!.decode(msg, address, port, Date.now()) });
     const listener = this.listener;
     registerCollectorMetrics(deps.registry, {
-      decoderStats: () => this.decoder.stats(),
+      decoderStats: () => this.decoderStats(),
       listenerStats: () => this.listener.stats,
       receiveRing: () => (listener instanceof ThreadedUdpListener ? listener : null),
       socketDrops: () => socketBufferDrops(listener.bound),
-      unattributed: () => [...this.unattributed.entries()].map(([id, u]) => ({ exporter: this.decoder.exporter(id).key, records: u.records, bytes: u.bytes })),
-      pendingTemplateSets: () => this.decoder.pendingSets(),
+      unattributed: () => this.unattributedByExporter(),
+      pendingTemplateSets: () => (this.decoder !== null ? this.decoder.pendingSets() : (this.pipelineSnapshot?.pendingSets ?? 0)),
     });
+  }
+
+  /** The decoder's per-exporter counters, wherever it runs (in the receive thread: as of its last snapshot, at most 500 ms old). */
+  decoderStats(): ExporterStats[] {
+    return this.decoder !== null ? this.decoder.stats() : (this.pipelineSnapshot?.decoder ?? []);
+  }
+
+  /** Records with no subscriber at either end, per exporter (receive thread: as of its last snapshot). */
+  unattributedByExporter(): { exporter: string; records: number; bytes: bigint; packets: bigint }[] {
+    if (this.decoder === null) return (this.pipelineSnapshot?.unattributed ?? []).map(([exporter, records, bytes, packets]) => ({ exporter, records, bytes: BigInt(bytes), packets: BigInt(packets) }));
+    return [...this.unattributed.entries()].map(([id, u]) => ({ exporter: this.exporterKey(id), records: u.records, bytes: u.bytes, packets: u.packets }));
+  }
+
+  private exporterKey(id: number): string {
+    if (this.decoder !== null) return this.decoder.exporter(id).key;
+    const key = this.exporterKeys[id];
+    // The receive thread announces every exporter before its first record: a bug otherwise.
+    if (key === undefined) throw new Error(`exporter ${id} was not announced by the receive thread`);
+    return key;
+  }
+
+  /** One chunk from the receive thread: exporter announcements, or attributed records for the aggregator. */
+  private onChunk(chunk: Uint8Array): void {
+    if (this.chunkReader === null) this.chunkReader = new AttributedChunkReader(new Uint8Array(chunk.buffer as ArrayBuffer));
+    this.chunkReader.read(chunk.byteOffset, chunk.byteLength, this.chunkContext, this.addToAggregator);
+  }
+
+  /**
+   * The index whose holder ids a chunk of `generation` uses. Chunks come in order, so once
+   * one of a generation is read, older generations can no longer appear: they are let go.
+   */
+  private indexOfGeneration(generation: number): SubscriberIndex {
+    if (generation === this.readingGeneration) return this.readingIndex;
+    const index = this.generations.get(generation);
+    if (index === undefined) throw new Error(`the receive thread used subscriber index generation ${generation}, which this thread does not have`);
+    for (const old of this.generations.keys()) if (old < generation) this.generations.delete(old);
+    this.readingGeneration = generation;
+    this.readingIndex = index;
+    return index;
   }
 
   /** The collector cannot go on: log, then let the process stop and exit non-zero. */
@@ -219,13 +308,17 @@ export class CollectorService {
     this.sink.start();
     const tick = setInterval(() => {
       // Records wait in the decoder's batch until it fills: hand over what is there.
-      this.decoder.flush();
+      this.decoder?.flush();
       this.handOver(Date.now());
     }, this.tickMs);
-    const expire = setInterval(() => this.decoder.expire(Date.now()), 60_000);
-    const save = setInterval(() => this.saveTemplates(), 60_000);
-    for (const t of [tick, expire, save]) t.unref();
-    this.timers = [tick, expire, save];
+    this.timers = [tick];
+    // In receive-thread mode the thread expires and saves templates itself (receive-pipeline.ts).
+    const decoder = this.decoder;
+    if (decoder !== null) {
+      this.timers.push(setInterval(() => decoder.expire(Date.now()), 60_000));
+      this.timers.push(setInterval(() => this.saveTemplates(), 60_000));
+    }
+    for (const t of this.timers) t.unref();
     if (this.deps.serveMetricsHttp !== false) {
       const m = c.COLLECTOR_METRICS_LISTEN;
       const keys = new ApiKeyVerifier({ pool: this.deps.pool, cacheTtlMs: 30_000 });
@@ -245,7 +338,7 @@ export class CollectorService {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.finishFeeding();
-    this.decoder.flush();
+    this.decoder?.flush();
     this.pushAggregates();
     const result = await this.sink.stop({ timeoutMs: 30_000 });
     if (result.unpushedKeys > 0) this.log(`stopped with ${result.unpushedKeys} usage entries not acknowledged by Redis`);
@@ -256,25 +349,10 @@ export class CollectorService {
   }
 
   private restoreTemplates(): void {
-    const file = this.deps.config.COLLECTOR_STATE_FILE;
-    if (!file || !existsSync(file)) return;
-    try {
-      const r = this.decoder.restoreState(JSON.parse(readFileSync(file, 'utf8')));
-      this.log(`restored ${r.templates} templates of ${r.exporters} exporters from ${file}`);
-    } catch (e) {
-      // A damaged state file costs a few minutes of waiting for templates, not the collector.
-      this.log(`ignoring template state in ${file}: ${(e as Error).message}`);
-    }
+    if (this.decoder !== null) restoreTemplateState(this.decoder, this.deps.config.COLLECTOR_STATE_FILE, this.log);
   }
 
   private saveTemplates(): void {
-    const file = this.deps.config.COLLECTOR_STATE_FILE;
-    if (!file) return;
-    try {
-      writeFileSync(`${file}.tmp`, JSON.stringify(this.decoder.exportState(Date.now())));
-      renameSync(`${file}.tmp`, file);
-    } catch (e) {
-      this.log(`could not save template state to ${file}: ${(e as Error).message}`);
-    }
+    if (this.decoder !== null) saveTemplateState(this.decoder, this.deps.config.COLLECTOR_STATE_FILE, this.log);
   }
 }

@@ -25,3 +25,4 @@ export {
   samePrefix,
 } from './prefix.js';
 export { PrefixTrie } from './prefix-trie.js';
+export { NO_SLOT, RadixTrieCore, type RadixTrieTables } from './radix-trie-core.js';

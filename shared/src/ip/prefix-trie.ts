@@ -9,7 +9,7 @@
 import { parseIpAddress } from './address.js';
 import { readIpv6Words } from './ipv6.js';
 import { type IpPrefix, parsePrefix } from './prefix.js';
-import { NO_SLOT, RadixTrieCore } from './radix-trie-core.js';
+import { NO_SLOT, RadixTrieCore, type RadixTrieTables } from './radix-trie-core.js';
 
 export class PrefixTrie<V> {
   private readonly ipv4 = new RadixTrieCore(1);
@@ -65,6 +65,14 @@ export class PrefixTrie<V> {
   lookupText(address: string): V | undefined {
     const parsed = parseIpAddress(address);
     return parsed.version === 4 ? this.lookup4(parsed.value) : this.lookup6(parsed.bytes, 0);
+  }
+
+  /**
+   * The two tries' tables (copies) and the value of each slot they point at: for turning
+   * a built table into typed arrays another thread can use (RadixTrieCore.fromTables).
+   */
+  slotTables(): { ipv4: RadixTrieTables; ipv6: RadixTrieTables; values: readonly V[] } {
+    return { ipv4: this.ipv4.tables(), ipv6: this.ipv6.tables(), values: this.values.slice() };
   }
 
   /** Every stored prefix with its value, in insertion order. */

@@ -31,6 +31,20 @@ for (let n = 1; n <= 32; n++) LEADING_BITS_MASK[n] = (0xffffffff << (32 - n)) >>
 const NO_NODE = -1;
 export const NO_SLOT = -1;
 
+/**
+ * A trie's whole state as typed arrays (trimmed to its nodes): what `tables()` gives and
+ * `fromTables()` takes, so a built trie can be copied to another thread (postMessage
+ * copies typed arrays as memory) and used there without inserting anything again.
+ */
+export interface RadixTrieTables {
+  readonly wordCount: 1 | 4;
+  readonly nodeCount: number;
+  readonly lengths: Uint8Array;
+  readonly keys: Uint32Array;
+  readonly children: Int32Array;
+  readonly slots: Int32Array;
+}
+
 export class RadixTrieCore {
   /** Words per key: 1 for IPv4, 4 for IPv6. */
   readonly wordCount: 1 | 4;
@@ -56,6 +70,39 @@ export class RadixTrieCore {
     this.children = new Int32Array(capacity * 2).fill(NO_NODE);
     this.slots = new Int32Array(capacity).fill(NO_SLOT);
     this.query = new Uint32Array(wordCount);
+  }
+
+  /** This trie's state, copied (see RadixTrieTables). */
+  tables(): RadixTrieTables {
+    const n = this.nodeCount;
+    return {
+      wordCount: this.wordCount,
+      nodeCount: n,
+      lengths: this.lengths.slice(0, n),
+      keys: this.keys.slice(0, n * this.wordCount),
+      children: this.children.slice(0, n * 2),
+      slots: this.slots.slice(0, n),
+    };
+  }
+
+  /**
+   * A trie over `tables` (used as they are, not copied), after checking that they are
+   * consistent: sizes, and every child index inside the node range.
+   */
+  static fromTables(tables: RadixTrieTables): RadixTrieCore {
+    const { wordCount, nodeCount: n } = tables;
+    if ((wordCount !== 1 && wordCount !== 4) || !Number.isInteger(n) || n < 1) throw new RangeError(`not a trie: wordCount ${wordCount}, nodeCount ${n}`);
+    if (tables.lengths.length !== n || tables.keys.length !== n * wordCount || tables.children.length !== n * 2 || tables.slots.length !== n) {
+      throw new RangeError('not a trie: table sizes do not match its node count');
+    }
+    for (const child of tables.children) if (child !== NO_NODE && (child <= 0 || child >= n)) throw new RangeError(`not a trie: child ${child} outside 1..${n - 1}`);
+    const trie = new RadixTrieCore(wordCount, 2);
+    trie.nodeCount = n;
+    trie.lengths = tables.lengths;
+    trie.keys = tables.keys;
+    trie.children = tables.children;
+    trie.slots = tables.slots;
+    return trie;
   }
 
   /**

@@ -68,8 +68,8 @@ describe('collector service: receive thread', () => {
       expect(logs.join('\n')).toMatch(/listening on udp 127\.0\.0\.1:\d+ .*\n.*ring of 2097152 bytes \(2 MiB\)/);
       // Not NetFlow: each is counted by the decoder as an error of its exporter.
       await send(bound.port, [Buffer.from([0, 99, 1, 2]), Buffer.from([0, 99, 3, 4])]);
-      await until(() => s.decoder.stats().reduce((n, e) => n + e.messages, 0) === 2);
-      expect(s.decoder.stats()).toEqual([expect.objectContaining({ exporter: expect.stringMatching(/^127\.0\.0\.1:\d+$/), messages: 2 })]);
+      await until(() => s.decoderStats().reduce((n, e) => n + e.messages, 0) === 2);
+      expect(s.decoderStats()).toEqual([expect.objectContaining({ exporter: expect.stringMatching(/^127\.0\.0\.1:\d+$/), messages: 2 })]);
       const text = await registry.metrics();
       expect(text).toContain('flowbill_udp_datagrams_total 2');
       expect(text).toContain('flowbill_udp_dropped_total{reason="ring-full"} 0');
@@ -93,7 +93,7 @@ describe('collector service: receive thread', () => {
     try {
       expect(logs.join('\n')).toContain('receiving on the main thread (COLLECTOR_RECEIVE_THREAD=false)');
       await send(bound.port, [Buffer.from([0, 99, 1, 2])]);
-      await until(() => s.decoder.stats().length === 1);
+      await until(() => s.decoderStats().length === 1);
       const text = await registry.metrics();
       expect(text).toContain('flowbill_udp_datagrams_total 1');
       expect(text).not.toMatch(/flowbill_udp_ring|ring-full/);

@@ -28,7 +28,19 @@ import type { ExporterAllowlist } from '../exporter-allowlist.js';
 import type { BoundSocket, ListenAddress, UdpListenerStats } from '../udp-listener.js';
 import { AddressTextCache } from './address-text.js';
 import { DatagramRing, type RingRecordHandler } from './datagram-ring.js';
-import { COUNTER_NOT_ALLOWED, COUNTER_RECEIVED, COUNTER_SLOTS, type MainToWorker, type ReceiverWorkerData, type WorkerToMain } from './protocol.js';
+import {
+  COUNTER_DECODED,
+  COUNTER_DECODED_BYTES,
+  COUNTER_NOT_ALLOWED,
+  COUNTER_RECEIVED,
+  COUNTER_SLOTS,
+  type MainToWorker,
+  type PipelineConfig,
+  type PipelineSnapshot,
+  type ReceiverWorkerData,
+  type WorkerToMain,
+} from './protocol.js';
+import type { HolderLookupTables } from '../../attribution/holder-lookup.js';
 import { startWorker } from './ts-worker.js';
 
 export interface ThreadedUdpListenerOptions {
@@ -38,8 +50,24 @@ export interface ThreadedUdpListenerOptions {
   allowlist: ExporterAllowlist;
   /** Ring between the receive thread and this one, in bytes (records take 32 + payload rounded up to 8). */
   ringBytes: number;
-  /** `message` is valid only during the call: copy what must outlive it. */
-  onMessage(message: Uint8Array, address: string, port: number, receivedAt: number): void;
+  /**
+   * Datagrams mode: each datagram. `message` is valid only during the call: copy what must
+   * outlive it. Not called in flows mode.
+   */
+  onMessage?(message: Uint8Array, address: string, port: number, receivedAt: number): void;
+  /**
+   * Flows mode (set `pipeline`): the receive thread decodes and attributes
+   * (receive-pipeline.ts), and each chunk of attributed records
+   * (attribution/attributed-records.ts) comes here: a view into the ring (whose buffer starts
+   * at byte 0 of `chunk.buffer`), valid only during the call.
+   */
+  onChunk?(chunk: Uint8Array): void;
+  /** Flows mode: what the receive thread decodes and attributes with (asked for at start). */
+  pipeline?: () => PipelineConfig;
+  /** Flows mode: the receive thread's counters, every PIPELINE_SNAPSHOT_MS and at stop. */
+  onPipelineSnapshot?(snapshot: PipelineSnapshot): void;
+  /** Lines the receive thread logs (template state restored or not saved). */
+  onLog?(message: string): void;
   /**
    * The receive thread died or failed, or onMessage threw. Without this callback the error
    * is thrown as an uncaught exception: a listener never goes on silently without its thread.
@@ -69,10 +97,20 @@ export interface ReceiveRingStats {
 
 /** Stats with UdpListener's names: datagrams and bytes delivered, not-allowed from the thread. */
 class ThreadedListenerStats implements UdpListenerStats {
-  datagrams = 0;
-  bytes = 0;
+  delivered = 0;
+  deliveredBytes = 0;
   readonly notAllowedSenders = new Map<string, number>();
   counters: Float64Array | null = null;
+  /** Flows mode: datagrams are handed to the decoder in the receive thread, which counts them. */
+  flowsMode = false;
+
+  get datagrams(): number {
+    return this.flowsMode ? (this.counters?.[COUNTER_DECODED] ?? 0) : this.delivered;
+  }
+
+  get bytes(): number {
+    return this.flowsMode ? (this.counters?.[COUNTER_DECODED_BYTES] ?? 0) : this.deliveredBytes;
+  }
 
   get notAllowed(): number {
     return this.counters === null ? 0 : this.counters[COUNTER_NOT_ALLOWED];
@@ -159,12 +197,14 @@ export class ThreadedUdpListener {
     const countersBuffer = new SharedArrayBuffer(COUNTER_SLOTS * 8);
     this.counters = new Float64Array(countersBuffer);
     this.stats.counters = this.counters;
+    this.stats.flowsMode = this.options.pipeline !== undefined;
     const workerData: ReceiverWorkerData = {
       ring: ring.buffer,
       counters: countersBuffer,
       listen: this.options.listen.map((a) => ({ host: a.host, port: a.port })),
       receiveBufferBytes: this.options.receiveBufferBytes,
       exporters: [...this.options.allowlist.prefixes],
+      ...(this.options.pipeline ? { pipeline: this.options.pipeline() } : {}),
     };
     const worker = startWorker(this.options.workerUrl ?? DEFAULT_WORKER_URL, { workerData, name: 'udp-receiver' });
     this.worker = worker;
@@ -200,6 +240,12 @@ export class ThreadedUdpListener {
           for (const [address, count] of message.senders) map.set(address, count);
           break;
         }
+        case 'pipeline':
+          this.options.onPipelineSnapshot?.(message.snapshot);
+          break;
+        case 'log':
+          this.options.onLog?.(message.message);
+          break;
         case 'stopped':
           this.producerFinished();
           break;
@@ -263,6 +309,16 @@ export class ThreadedUdpListener {
     this.worker = null;
   }
 
+  /**
+   * Flows mode: have the receive thread attribute with these tables (of index
+   * `generation`) from its next datagram on. Chunks of the old generation may still be in
+   * the ring: keep that index until a chunk of the new one is read.
+   */
+  replaceIndex(generation: number, tables: HolderLookupTables): void {
+    if (this.worker === null || this.closed) return;
+    this.worker.postMessage({ type: 'index', generation, tables } satisfies MainToWorker);
+  }
+
   /** @internal For tests: the worker, to simulate its failure. */
   get workerForTests(): Worker | null {
     return this.worker;
@@ -301,11 +357,15 @@ export class ThreadedUdpListener {
   }
 
   private readonly deliver: RingRecordHandler = (payload, port, family, addressOffset, receivedAt) => {
+    if (this.options.pipeline !== undefined) {
+      this.options.onChunk?.(payload);
+      return;
+    }
     const address = this.addresses.text(this.ringBytesView!, this.ringWordsView!, addressOffset, family);
     const s = this.stats;
-    s.datagrams++;
-    s.bytes += payload.length;
-    this.options.onMessage(payload, address, port, receivedAt);
+    s.delivered++;
+    s.deliveredBytes += payload.length;
+    this.options.onMessage?.(payload, address, port, receivedAt);
   };
 
   /** One slice of delivery; then another turn, or a wait for the worker, or the end of a stop. */
