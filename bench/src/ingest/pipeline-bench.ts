@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { MinuteAggregator } from '@flowbill/collector/aggregation/index';
-import { BatchAttributor, SubscriberIndex, TrafficClassifier, UnattributedTally } from '@flowbill/collector/attribution/index';
+import { AttributedChunkReader, type AttributedFlow, AttributedRecordWriter, BatchAttributor, HolderLookup, SubscriberIndex, TrafficClassifier, UnattributedTally } from '@flowbill/collector/attribution/index';
 import { FlowDecoder } from '@flowbill/collector/decoder/index';
 import { buildPush } from '@flowbill/collector/redis/push';
 import { benchSubscribers, buildTraffic, RECORDS_PER_MESSAGE, V9_SEQUENCE_OFFSET, V9_UNIX_SECS_OFFSET } from './traffic.js';
@@ -33,20 +33,45 @@ export interface PipelineBenchResult {
 /** How far records go: decode only, + attribution (sink does nothing), + aggregation, + pushes built. */
 export type PipelineStage = 'decode' | 'attribute' | 'aggregate' | 'push';
 
-export function runPipelineBench(options: { seconds: number; subscribers: number; pushMs: number; rate: number; stage?: PipelineStage }): PipelineBenchResult {
+export function runPipelineBench(options: { seconds: number; subscribers: number; pushMs: number; rate: number; stage?: PipelineStage; viaChunks?: boolean }): PipelineBenchResult {
   const stage = options.stage ?? 'push';
   const now = Date.now();
   const index = SubscriberIndex.build(benchSubscribers(options.subscribers).map((s) => ({ subscriberId: s.id, prefix: s.address, validFrom: now - 86_400_000, validTo: null })));
   const attributor = new BatchAttributor({ subscribers: index, classifier: TrafficClassifier.build({ classes: {} }) });
   const unattributed = new UnattributedTally();
   let attributions = 0;
+  // --via-chunks: the collector's receive-thread split in one thread: attribute into
+  // attributed-record chunks (AttributedRecordWriter), copy each into a buffer as the ring
+  // would, read them back (AttributedChunkReader) into the aggregator.
+  const ring = new Uint8Array(1 << 20);
+  const reader = new AttributedChunkReader(ring);
+  const generations = { classNames: TrafficClassifier.build({ classes: {} }).classNames, exporter: () => {}, indexOf: () => index };
+  const sink = stage === 'attribute' ? () => {} : (flow: Readonly<AttributedFlow>) => aggregator.add(flow);
+  const recordSink = { addHolderRecord: () => {}, add: () => {} };
+  const writer = new AttributedRecordWriter({
+    classifier: TrafficClassifier.build({ classes: {} }),
+    lookup: HolderLookup.fromTables(index.lookupTables()),
+    generation: 1,
+    exporterKey: () => '127.0.0.1:40000',
+    output: (chunk) => {
+      ring.set(chunk, 0);
+      attributions += reader.read(0, chunk.length, generations, recordSink);
+      return true;
+    },
+  });
   const decoder = new FlowDecoder({
     onBatch: (batch) => {
       if (stage === 'decode') return;
-      attributions += attributor.attribute(batch, stage === 'attribute' ? () => {} : (flow) => aggregator.add(flow), unattributed).attributions;
+      if (options.viaChunks) {
+        writer.attribute(batch, unattributed);
+        writer.flush();
+        return;
+      }
+      attributions += attributor.attribute(batch, sink, unattributed).attributions;
     },
   });
   const aggregator = new MinuteAggregator({ exporterLabel: (id) => decoder.exporter(id).key });
+  if (stage !== 'attribute') Object.assign(recordSink, { addHolderRecord: aggregator.addHolderRecord.bind(aggregator), add: aggregator.add.bind(aggregator) });
   const traffic = buildTraffic({ subscribers: options.subscribers });
   const unixSecs = Math.floor(now / 1000);
   traffic.template.writeUInt32BE(unixSecs, V9_UNIX_SECS_OFFSET);
@@ -92,9 +117,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       'push-ms': { type: 'string', default: '200' },
       rate: { type: 'string', default: '40000' },
       stage: { type: 'string', default: 'push' },
+      'via-chunks': { type: 'boolean', default: false },
     },
   });
-  const r = runPipelineBench({ seconds: Number(values.seconds), subscribers: Number(values.subscribers), pushMs: Number(values['push-ms']), rate: Number(values.rate), stage: values.stage as PipelineStage });
+  const r = runPipelineBench({ seconds: Number(values.seconds), subscribers: Number(values.subscribers), pushMs: Number(values['push-ms']), rate: Number(values.rate), stage: values.stage as PipelineStage, viaChunks: values['via-chunks'] });
   console.log(
     `${r.messages} messages, ${r.records} records in ${r.seconds.toFixed(2)} s: ${(r.recordsPerSecond / 1e6).toFixed(2)}M records/s wall, ` +
       `${(r.recordsPerCpuSecond / 1e6).toFixed(2)}M records per CPU-second ` +

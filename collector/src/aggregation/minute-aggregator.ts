@@ -30,7 +30,7 @@
  *   the bigint spreader — same largest-remainder rule and tie-break either way.
  * Drain order is creation order.
  */
-import { formatIpv4, isIpv4Text, parseIpv4 } from '@flowbill/shared/ip/index';
+import { formatIpv4, formatIpv6, isIpv4Text, parseIpv4 } from '@flowbill/shared/ip/index';
 import { type AttributedFlow, type SubscriberIndex, DEFAULT_MAX_MINUTES, type Direction, MINUTE_MS, minuteStartOf, minutesSpanned, spreadOverMinutes, subscriberAddressText } from '../attribution/index.js';
 import { hasSeparator, type UsageEntry } from './usage-entry.js';
 
@@ -142,7 +142,7 @@ class Ipv6Refs {
 
   constructor(private readonly texts: Interner) {}
 
-  refOf(bytes: Uint8Array, offset: number, flow: Readonly<AttributedFlow>): number {
+  refOf(bytes: Uint8Array, offset: number): number {
     const w0 = word(bytes, offset);
     const w1 = word(bytes, offset + 4);
     const w2 = word(bytes, offset + 8);
@@ -154,7 +154,7 @@ class Ipv6Refs {
       if (rows[at + 4] === 0) break;
       if (rows[at] === w0 && rows[at + 1] === w1 && rows[at + 2] === w2 && rows[at + 3] === w3) return rows[at + 4] - 1;
     }
-    const ref = this.texts.refOf(subscriberAddressText(flow));
+    const ref = this.texts.refOf(formatIpv6(bytes, offset));
     if (ref === INVALID) return ref;
     if ((this.count + 1) * 2 > this.mask + 1) {
       this.grow();
@@ -307,7 +307,7 @@ export class MinuteAggregator {
     let tag = flow.direction === 'upload' ? TAG_UPLOAD : 0;
     if (flow.address6 === null) address = flow.address4 >>> 0;
     else {
-      address = this.ipv6Refs.refOf(flow.address6, flow.address6Offset, flow);
+      address = this.ipv6Refs.refOf(flow.address6, flow.address6Offset);
       tag |= TAG_TEXT_ADDRESS;
     }
     if (exporter === INVALID || subscriber === INVALID || trafficClass === INVALID || address === INVALID) return this.reject(bytes, packets);
@@ -316,6 +316,49 @@ export class MinuteAggregator {
     this.kSubscriber = subscriber;
     this.kTag = tag | (trafficClass << 2);
     this.addNumbers(flow.start, flow.end, bytes, packets);
+  }
+
+  /**
+   * add() for one record of the receive thread (attribution/attributed-records.ts), as
+   * numbers, without an AttributedFlow in between: the per-record path of the collector.
+   * `holder` is a holder id of `index`; `address6` (16 bytes at `offset6`) is null for IPv4;
+   * `bytes` and `packets` are sampling-scaled non-negative safe integers (a record with
+   * bigger counters goes through add()).
+   */
+  addHolderRecord(
+    exporterId: number,
+    index: SubscriberIndex,
+    holder: number,
+    upload: boolean,
+    trafficClass: string,
+    address4: number,
+    address6: Uint8Array | null,
+    offset6: number,
+    start: number,
+    end: number,
+    bytes: number,
+    packets: number,
+  ): void {
+    const exporter = this.exporterRefOf(exporterId);
+    if (!Number.isFinite(start) || !(holder >= 0 && holder < index.holderCount)) {
+      this.addParts(this.exporters.texts[exporter] ?? this.exporterLabel(exporterId), index.subscriberOf(holder) ?? '', address6 === null ? formatIpv4(address4) : formatIpv6(address6, offset6), upload ? 'upload' : 'download', trafficClass, start, end, BigInt(bytes), BigInt(packets));
+      return;
+    }
+    const subscriber = this.subscriberRefOfHolder(index, holder, null);
+    const classRef = this.classes.refOf(trafficClass);
+    let address: number;
+    let tag = upload ? TAG_UPLOAD : 0;
+    if (address6 === null) address = address4 >>> 0;
+    else {
+      address = this.ipv6Refs.refOf(address6, offset6);
+      tag |= TAG_TEXT_ADDRESS;
+    }
+    if (exporter === INVALID || subscriber === INVALID || classRef === INVALID || address === INVALID) return this.reject(bytes, packets);
+    this.kAddress = address;
+    this.kExporter = exporter;
+    this.kSubscriber = subscriber;
+    this.kTag = tag | (classRef << 2);
+    this.addNumbers(start, end, bytes, packets);
   }
 
   addRecord(record: Readonly<UsageRecord>): void {
@@ -401,6 +444,11 @@ export class MinuteAggregator {
       this.kHolder = -1;
       return this.subscribers.refOf(flow.subscriberId);
     }
+    return this.subscriberRefOfHolder(index, holder, flow.subscriberId);
+  }
+
+  /** Subscriber ref of `holder` (a valid holder id of `index`; its subscriber text is `text` or the index's), cached per holder. */
+  private subscriberRefOfHolder(index: SubscriberIndex, holder: number, text: string | null): number {
     if (index !== this.holdersOf) {
       this.holdersOf = index;
       this.subscriberRefsByHolder = new Int32Array(index.holderCount);
@@ -409,7 +457,7 @@ export class MinuteAggregator {
     this.kHolder = holder;
     const known = this.subscriberRefsByHolder[holder];
     if (known !== 0) return known - 1;
-    const ref = this.subscribers.refOf(flow.subscriberId);
+    const ref = this.subscribers.refOf(text ?? index.subscriberOf(holder));
     this.subscriberRefsByHolder[holder] = ref + 1;
     return ref;
   }

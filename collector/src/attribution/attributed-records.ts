@@ -224,9 +224,29 @@ export interface ChunkContext {
   exporter(id: number, key: string): void;
 }
 
+/** Where AttributedChunkReader puts records: MinuteAggregator.addHolderRecord's signature. */
+export interface AttributedRecordSink {
+  addHolderRecord(
+    exporterId: number,
+    index: SubscriberIndex,
+    holder: number,
+    upload: boolean,
+    trafficClass: string,
+    address4: number,
+    address6: Uint8Array | null,
+    offset6: number,
+    start: number,
+    end: number,
+    bytes: number,
+    packets: number,
+  ): void;
+  /** A record whose counters are not safe integers (corrupt or absurd exports): the general path. */
+  add(flow: Readonly<AttributedFlow>): void;
+}
+
 /**
- * Reads chunks out of one buffer (the ring's), calling `sink` per attribution with one
- * reused AttributedFlow (as BatchAttributor does; copy what must outlive the call).
+ * Reads chunks out of one buffer (the ring's) into an AttributedRecordSink (the
+ * aggregator), record by record as numbers.
  */
 export class AttributedChunkReader {
   private readonly u32: Uint32Array;
@@ -247,7 +267,7 @@ export class AttributedChunkReader {
    * The chunk at `bytes[offset..offset+length)` (offset 8-aligned). Returns the
    * attributions read. Throws on a malformed chunk (a bug between the threads).
    */
-  read(offset: number, length: number, context: ChunkContext, sink: (flow: Readonly<AttributedFlow>) => void): number {
+  read(offset: number, length: number, context: ChunkContext, sink: AttributedRecordSink): number {
     if (offset % 8 !== 0 || length < CHUNK_HEADER_BYTES || offset + length > this.bytes.length) throw new RangeError(`bad chunk at ${offset} (${length} bytes)`);
     const u32 = this.u32;
     const head = offset >>> 2;
@@ -263,8 +283,8 @@ export class AttributedChunkReader {
     const index = context.indexOf(u32[head + 1]);
     const count = u32[head + 2];
     const classNames = context.classNames;
-    const flow = this.flow;
     const f64 = this.f64;
+    const i32 = this.i32;
     const end = offset + length;
     let at = offset + CHUNK_HEADER_BYTES;
     for (let k = 0; k < count; k++) {
@@ -273,55 +293,48 @@ export class AttributedChunkReader {
       const v6 = (tag & TAG_V6) !== 0;
       const size = v6 ? RECORD_BYTES_V6 : RECORD_BYTES;
       if (at + size > end) throw new RangeError('flows chunk shorter than its record count');
-      const holder = this.i32[w + 9];
+      const holder = i32[w + 9];
       const trafficClass = classNames[tag >>> 8];
       if (trafficClass === undefined || !(holder >= 0 && holder < index.holderCount)) throw new RangeError(`bad record: class ${tag >>> 8}, holder ${holder}`);
       const rate = u32[w + 8];
-      const bytesHi = u32[w + 4];
-      const bytesLo = u32[w + 5];
-      const bytes = (bytesHi * TWO_32 + bytesLo) * rate;
-      if (bytes <= Number.MAX_SAFE_INTEGER) {
-        flow.bytesNumber = bytes;
-        flow.bytesBig = null;
+      const bytes = (u32[w + 4] * TWO_32 + u32[w + 5]) * rate;
+      const packets = (u32[w + 6] * TWO_32 + u32[w + 7]) * rate;
+      if (bytes <= Number.MAX_SAFE_INTEGER && packets <= Number.MAX_SAFE_INTEGER) {
+        sink.addHolderRecord(u32[w + 10], index, holder, (tag & TAG_UPLOAD) !== 0, trafficClass, u32[w + 11], v6 ? this.bytes : null, at + RECORD_BYTES, f64[at >>> 3], f64[(at >>> 3) + 1], bytes, packets);
       } else {
-        flow.bytesNumber = -1;
-        flow.bytesBig = scaledCounter(bytesHi, bytesLo, rate);
+        sink.add(this.bigRecord(at, index, holder, tag, trafficClass));
       }
-      const packetsHi = u32[w + 6];
-      const packetsLo = u32[w + 7];
-      const packets = (packetsHi * TWO_32 + packetsLo) * rate;
-      if (packets <= Number.MAX_SAFE_INTEGER) {
-        flow.packetsNumber = packets;
-        flow.packetsBig = null;
-      } else {
-        flow.packetsNumber = -1;
-        flow.packetsBig = scaledCounter(packetsHi, packetsLo, rate);
-      }
-      flow.row = k;
-      flow.index = index;
-      flow.holderIndex = index;
-      flow.holder = holder;
-      flow.assignedPrefixOverride = null;
-      flow.subscriberId = index.subscriberOf(holder);
-      flow.exporterId = u32[w + 10];
-      flow.direction = (tag & TAG_UPLOAD) !== 0 ? 'upload' : 'download';
-      flow.trafficClass = trafficClass;
-      flow.start = f64[at >>> 3];
-      flow.end = f64[(at >>> 3) + 1];
-      if (v6) {
-        flow.ipVersion = 6;
-        flow.address4 = 0;
-        flow.address6 = this.bytes;
-        flow.address6Offset = at + RECORD_BYTES;
-      } else {
-        flow.ipVersion = 4;
-        flow.address4 = u32[w + 11];
-        flow.address6 = null;
-        flow.address6Offset = 0;
-      }
-      sink(flow);
       at += size;
     }
     return count;
+  }
+
+  /** The record at `at` as an AttributedFlow with exact bigint counters (rare). */
+  private bigRecord(at: number, index: SubscriberIndex, holder: number, tag: number, trafficClass: string): Readonly<AttributedFlow> {
+    const u32 = this.u32;
+    const w = at >>> 2;
+    const flow = this.flow;
+    const rate = u32[w + 8];
+    flow.bytesNumber = -1;
+    flow.bytesBig = scaledCounter(u32[w + 4], u32[w + 5], rate);
+    flow.packetsNumber = -1;
+    flow.packetsBig = scaledCounter(u32[w + 6], u32[w + 7], rate);
+    flow.row = 0;
+    flow.index = index;
+    flow.holderIndex = index;
+    flow.holder = holder;
+    flow.assignedPrefixOverride = null;
+    flow.subscriberId = index.subscriberOf(holder);
+    flow.exporterId = u32[w + 10];
+    flow.direction = (tag & TAG_UPLOAD) !== 0 ? 'upload' : 'download';
+    flow.trafficClass = trafficClass;
+    flow.start = this.f64[at >>> 3];
+    flow.end = this.f64[(at >>> 3) + 1];
+    const v6 = (tag & TAG_V6) !== 0;
+    flow.ipVersion = v6 ? 6 : 4;
+    flow.address4 = v6 ? 0 : u32[w + 11];
+    flow.address6 = v6 ? this.bytes : null;
+    flow.address6Offset = v6 ? at + RECORD_BYTES : 0;
+    return flow;
   }
 }

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import { MinuteAggregator, type UsageEntry } from '../aggregation/index.js';
-import { AttributedChunkReader, type AttributedFlow, BatchAttributor, type ChunkContext, SubscriberIndex, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
+import { AttributedChunkReader, BatchAttributor, type ChunkContext, SubscriberIndex, TrafficClassifier, UnattributedTally } from '../attribution/index.js';
 import { FlowDecoder, type ExporterStats, type FlowBatch } from '../decoder/index.js';
 import { RedisUsageSink } from '../redis/index.js';
 import { AssignmentWatcher } from '../subscribers/assignment-watcher.js';
@@ -84,7 +84,6 @@ export class CollectorService {
   private pipelineSnapshot: PipelineSnapshot | null = null;
   private chunkReader: AttributedChunkReader | null = null;
   private readonly chunkContext: ChunkContext;
-  private readonly addToAggregator = (flow: Readonly<AttributedFlow>) => this.aggregator.add(flow);
 
   constructor(private readonly deps: CollectorServiceDeps) {
     const c = deps.config;
@@ -198,7 +197,7 @@ export class CollectorService {
   /** One chunk from the receive thread: exporter announcements, or attributed records for the aggregator. */
   private onChunk(chunk: Uint8Array): void {
     if (this.chunkReader === null) this.chunkReader = new AttributedChunkReader(new Uint8Array(chunk.buffer as ArrayBuffer));
-    this.chunkReader.read(chunk.byteOffset, chunk.byteLength, this.chunkContext, this.addToAggregator);
+    this.chunkReader.read(chunk.byteOffset, chunk.byteLength, this.chunkContext, this.aggregator);
   }
 
   /**
