@@ -44,8 +44,10 @@ export interface ReceiverWorkerData {
   receiveBufferBytes: number;
   /** Allowlist prefixes (the worker builds its own ExporterAllowlist). */
   exporters: string[];
-  /** Set: "flows" mode (decode and attribute here); absent: the ring carries datagrams. */
+  /** Set: "flows" mode (pipeline-worker.ts decodes and attributes); absent: the ring carries datagrams. */
   pipeline?: PipelineConfig;
+  /** Flows mode: size of the datagram ring between the receive thread and the pipeline thread. */
+  datagramRingBytes?: number;
 }
 
 /** Float64 slots of `counters` (the worker writes, the main thread reads at any time). */
@@ -55,6 +57,8 @@ export const COUNTER_NOT_ALLOWED = 2;
 /** Flows mode: allowed datagrams (and their bytes) handed to the decoder. */
 export const COUNTER_DECODED = 3;
 export const COUNTER_DECODED_BYTES = 4;
+/** Flows mode: datagrams the receive thread could not put in the datagram ring (full). */
+export const COUNTER_DATAGRAM_RING_DROPS = 5;
 export const COUNTER_SLOTS = 8;
 
 export type MainToWorker =

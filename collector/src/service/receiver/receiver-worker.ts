@@ -21,14 +21,10 @@ import { ExporterAllowlist } from '../exporter-allowlist.js';
 import { MAX_TRACKED_SENDERS, openUdpSocket } from '../udp-listener.js';
 import { senderAddressOf, type SenderAddress } from './address-text.js';
 import { DatagramRing } from './datagram-ring.js';
-import { ReceivePipeline } from './receive-pipeline.js';
 import {
-  COUNTER_DECODED,
-  COUNTER_DECODED_BYTES,
   COUNTER_NOT_ALLOWED,
   COUNTER_RECEIVED,
   COUNTER_RECEIVED_BYTES,
-  PIPELINE_SNAPSHOT_MS,
   type MainToWorker,
   type ReceiverWorkerData,
   type WorkerToMain,
@@ -40,9 +36,6 @@ const data = workerData as ReceiverWorkerData;
 const ring = new DatagramRing(data.ring);
 const counters = new Float64Array(data.counters);
 const allowlist = new ExporterAllowlist(data.exporters);
-/** Flows mode: decode and attribute here (receive-pipeline.ts); else datagrams go to the ring. */
-const pipeline = data.pipeline === undefined ? null : new ReceivePipeline(data.pipeline, ring, (message) => post({ type: 'log', message }));
-let snapshotTimer: NodeJS.Timeout | undefined;
 
 /** Per sender text: its address bytes, or null when it is not allowed. Bounded (spoofing). */
 const SENDER_CACHE_LIMIT = 4096;
@@ -86,12 +79,7 @@ function onDatagram(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     return;
   }
   // A refused write (ring full) is counted by the ring: the main thread reads it as a drop.
-  if (pipeline !== null) {
-    counters[COUNTER_DECODED]++;
-    counters[COUNTER_DECODED_BYTES] += msg.length;
-    pipeline.onDatagram(msg, rinfo.address, rinfo.port, Date.now());
-  }
-  else ring.tryWrite(msg, rinfo.port, sender.family, sender.bytes, Date.now());
+  ring.tryWrite(msg, rinfo.port, sender.family, sender.bytes, Date.now());
 }
 
 function notAllowed(address: string): void {
@@ -134,10 +122,6 @@ async function start(): Promise<void> {
   sendersTimer = setInterval(() => {
     if (sendersChanged) postSenders();
   }, SENDERS_POST_MS);
-  if (pipeline !== null) {
-    pipeline.start();
-    snapshotTimer = setInterval(() => post({ type: 'pipeline', snapshot: pipeline.snapshot() }), PIPELINE_SNAPSHOT_MS);
-  }
   post({ type: 'bound', bound });
 }
 
@@ -145,11 +129,6 @@ async function stop(): Promise<void> {
   await closeSockets();
   clearInterval(sendersTimer);
   if (sendersChanged) postSenders();
-  if (pipeline !== null) {
-    clearInterval(snapshotTimer);
-    pipeline.stop();
-    post({ type: 'pipeline', snapshot: pipeline.snapshot() });
-  }
   post({ type: 'stopped' });
   // Nothing is left to keep this thread alive: it exits.
   main.close();
@@ -158,10 +137,6 @@ async function stop(): Promise<void> {
 main.on('message', (message: MainToWorker) => {
   if (message.type === 'stop') {
     void stop();
-    return;
-  }
-  if (message.type === 'index' && pipeline !== null) {
-    pipeline.replaceIndex(message.generation, message.tables);
     return;
   }
   // A protocol error is a bug: fail loudly (the listener reports a failed receive thread).

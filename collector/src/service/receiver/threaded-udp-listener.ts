@@ -29,6 +29,7 @@ import type { BoundSocket, ListenAddress, UdpListenerStats } from '../udp-listen
 import { AddressTextCache } from './address-text.js';
 import { DatagramRing, type RingRecordHandler } from './datagram-ring.js';
 import {
+  COUNTER_DATAGRAM_RING_DROPS,
   COUNTER_DECODED,
   COUNTER_DECODED_BYTES,
   COUNTER_NOT_ALLOWED,
@@ -118,6 +119,8 @@ class ThreadedListenerStats implements UdpListenerStats {
 }
 
 const DEFAULT_WORKER_URL = new URL('./receiver-worker.ts', import.meta.url);
+/** Flows mode: the pipeline thread, which starts the receive thread itself. */
+const PIPELINE_WORKER_URL = new URL('./pipeline-worker.ts', import.meta.url);
 /** Records read per ring.read() call inside a turn (the time limit is checked between calls). */
 const READ_CHUNK = 32;
 
@@ -154,9 +157,14 @@ export class ThreadedUdpListener {
     this.pollMs = Math.max(0, options.pollMs ?? 1);
   }
 
-  /** Datagrams dropped because the ring was full (or a datagram was bigger than the ring). */
+  /**
+   * Datagrams dropped because the ring was full (or a datagram was bigger than the ring).
+   * Flows mode: chunks of attributed records (about one per datagram) the chunk ring
+   * refused, plus datagrams the datagram ring before the pipeline thread refused.
+   */
   get ringDrops(): number {
-    return this.ring === null ? 0 : this.ring.refused();
+    if (this.ring === null) return 0;
+    return this.ring.refused() + (this.options.pipeline !== undefined ? this.counters![COUNTER_DATAGRAM_RING_DROPS] : 0);
   }
 
   /** Ring size in bytes, once started. */
@@ -167,7 +175,7 @@ export class ThreadedUdpListener {
   ringStats(): ReceiveRingStats | null {
     const ring = this.ring;
     if (ring === null) return null;
-    return { capacityBytes: ring.capacity, usedBytes: ring.usedBytes(), drops: ring.refused(), received: this.counters![COUNTER_RECEIVED] };
+    return { capacityBytes: ring.capacity, usedBytes: ring.usedBytes(), drops: this.ringDrops, received: this.counters![COUNTER_RECEIVED] };
   }
 
   /**
@@ -204,9 +212,10 @@ export class ThreadedUdpListener {
       listen: this.options.listen.map((a) => ({ host: a.host, port: a.port })),
       receiveBufferBytes: this.options.receiveBufferBytes,
       exporters: [...this.options.allowlist.prefixes],
-      ...(this.options.pipeline ? { pipeline: this.options.pipeline() } : {}),
+      ...(this.options.pipeline ? { pipeline: this.options.pipeline(), datagramRingBytes: this.options.ringBytes } : {}),
     };
-    const worker = startWorker(this.options.workerUrl ?? DEFAULT_WORKER_URL, { workerData, name: 'udp-receiver' });
+    const flows = this.options.pipeline !== undefined;
+    const worker = startWorker(this.options.workerUrl ?? (flows ? PIPELINE_WORKER_URL : DEFAULT_WORKER_URL), { workerData, name: flows ? 'flow-pipeline' : 'udp-receiver' });
     this.worker = worker;
     this.exited = false;
     this.workerExited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
