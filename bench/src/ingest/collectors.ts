@@ -144,7 +144,7 @@ export interface OursEnvironment {
   readonly nodeFlags?: readonly string[];
 }
 
-export function oursSpec(env: OursEnvironment, options: { shards: number; cores: 'one' | 'both' }): CollectorSpec {
+export function oursSpec(env: OursEnvironment, options: { shards: number; cores: 'one' | 'both'; env?: Record<string, string> }): CollectorSpec {
   const { shards, cores } = options;
   return {
     id: shards === 1 ? (cores === 'one' ? 'ours' : 'ours-2core') : `ours-x${shards}`,
@@ -182,6 +182,7 @@ export function oursSpec(env: OursEnvironment, options: { shards: number; cores:
               COLLECTOR_PUSH_INTERVAL_MS: String(env.pushIntervalMs),
               COLLECTOR_METRICS_LISTEN: `127.0.0.1:${metricsPort}`,
               COLLECTOR_STATE_FILE: '',
+              ...options.env,
             },
           });
           children.push(child);

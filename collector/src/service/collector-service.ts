@@ -91,7 +91,8 @@ export class CollectorService {
     const classifier = TrafficClassifier.build({ classes: c.COLLECTOR_CLASSES, defaultClass: c.COLLECTOR_DEFAULT_CLASS });
     this.classifier = classifier;
     this.attributor = new BatchAttributor({ subscribers: SubscriberIndex.EMPTY, classifier });
-    this.decoder = c.COLLECTOR_RECEIVE_THREAD
+    const pipelineThread = c.COLLECTOR_RECEIVE_THREAD && c.COLLECTOR_PIPELINE_THREAD;
+    this.decoder = pipelineThread
       ? null
       : new FlowDecoder({
           onBatch: (batch) => this.onBatch(batch),
@@ -130,7 +131,7 @@ export class CollectorService {
       reloadIntervalMs: c.COLLECTOR_ASSIGNMENT_RELOAD_SECONDS * 1000,
       onIndex: (index, info) => {
         this.attributor.replaceSubscriberIndex(index);
-        if (this.listener instanceof ThreadedUdpListener) {
+        if (this.decoder === null && this.listener instanceof ThreadedUdpListener) {
           const generation = ++this.latestGeneration;
           this.generations.set(generation, index);
           // Before the thread runs, start() sends the latest generation itself.
@@ -142,11 +143,11 @@ export class CollectorService {
       log: (m: string) => this.log(m),
     });
     const listen = { listen: c.COLLECTOR_LISTEN, receiveBufferBytes: c.COLLECTOR_RECEIVE_BUFFER_BYTES, allowlist: new ExporterAllowlist(c.COLLECTOR_EXPORTERS) };
-    this.listener = c.COLLECTOR_RECEIVE_THREAD
+    this.listener = pipelineThread
       ? new ThreadedUdpListener({
           ...listen,
           ringBytes: c.COLLECTOR_RING_BYTES,
-          // The receive thread decodes and attributes; chunks of attributed records come here.
+          // The pipeline thread decodes and attributes; chunks of attributed records come here.
           pipeline: () => ({
             generation: this.latestGeneration,
             tables: (this.generations.get(this.latestGeneration) ?? SubscriberIndex.EMPTY).lookupTables(),
@@ -161,6 +162,14 @@ export class CollectorService {
             this.pipelineSnapshot = snapshot;
           },
           onLog: (message) => this.log(message),
+          onError: (error) => this.fatal(error),
+        })
+      : c.COLLECTOR_RECEIVE_THREAD
+      ? new ThreadedUdpListener({
+          ...listen,
+          ringBytes: c.COLLECTOR_RING_BYTES,
+          // `msg` is a view into the ring, valid during the call: the decoder copies what it keeps.
+          onMessage: (msg, address, port, receivedAt) => this.decoder!.decode(msg, address, port, receivedAt),
           onError: (error) => this.fatal(error),
         })
       : new UdpListener({ ...listen, onMessage: (msg, address, port) => this.decoder!.decode(msg, address, port, Date.now()) });
@@ -326,7 +335,14 @@ export class CollectorService {
     }
     const bound = await this.listener.start();
     for (const b of bound) this.log(`listening on udp ${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port} (receive buffer ${b.receiveBufferBytes} bytes)`);
-    if (this.listener instanceof ThreadedUdpListener) this.log(`receiving in a thread of its own; ring of ${this.listener.ringBytes} bytes (${(this.listener.ringBytes / 1048576).toFixed(0)} MiB) between it and the pipeline`);
+    if (this.listener instanceof ThreadedUdpListener) {
+      const mib = (this.listener.ringBytes / 1048576).toFixed(0);
+      this.log(
+        this.decoder === null
+          ? `receiving in a thread of its own, decoding and attributing in another; rings of ${this.listener.ringBytes} bytes (${mib} MiB) between them and this one`
+          : `receiving in a thread of its own; ring of ${this.listener.ringBytes} bytes (${mib} MiB) between it and the pipeline`,
+      );
+    }
     else this.log('receiving on the main thread (COLLECTOR_RECEIVE_THREAD=false)');
     return bound;
   }

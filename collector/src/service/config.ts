@@ -128,6 +128,11 @@ export const collectorConfigSchema = z.object({
   COLLECTOR_RECEIVE_BUFFER_BYTES: envInt(65536, 1 << 30, 32 * 1024 * 1024),
   /** Receive UDP in a thread of its own, through a ring the main thread drains (receiver/). */
   COLLECTOR_RECEIVE_THREAD: envBool(true),
+  /**
+   * With the receive thread: decode and attribute in a thread of their own too (between two
+   * rings; receiver/pipeline-worker.ts), leaving aggregation and Redis to the main thread.
+   */
+  COLLECTOR_PIPELINE_THREAD: envBool(true),
   /** Size of that ring: how much a main-thread pause may queue before datagrams are dropped. */
   COLLECTOR_RING_BYTES: byteSize(1 << 20, 1 << 30, 64 * 1024 * 1024),
   COLLECTOR_CLASSES: classList,
