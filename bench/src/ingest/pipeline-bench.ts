@@ -33,7 +33,7 @@ export interface PipelineBenchResult {
 /** How far records go: decode only, + attribution (sink does nothing), + aggregation, + pushes built. */
 export type PipelineStage = 'decode' | 'attribute' | 'aggregate' | 'push';
 
-export function runPipelineBench(options: { seconds: number; subscribers: number; pushMs: number; rate: number; stage?: PipelineStage; viaChunks?: boolean }): PipelineBenchResult {
+export function runPipelineBench(options: { seconds: number; subscribers: number; pushMs: number; rate: number; stage?: PipelineStage; viaChunks?: boolean; direct?: boolean }): PipelineBenchResult {
   const stage = options.stage ?? 'push';
   const now = Date.now();
   const index = SubscriberIndex.build(benchSubscribers(options.subscribers).map((s) => ({ subscriberId: s.id, prefix: s.address, validFrom: now - 86_400_000, validTo: null })));
@@ -67,7 +67,7 @@ export function runPipelineBench(options: { seconds: number; subscribers: number
         writer.flush();
         return;
       }
-      attributions += attributor.attribute(batch, sink, unattributed).attributions;
+      attributions += options.direct && stage !== 'attribute' ? attributor.attributeTo(batch, aggregator, unattributed).attributions : attributor.attribute(batch, sink, unattributed).attributions;
     },
   });
   const aggregator = new MinuteAggregator({ exporterLabel: (id) => decoder.exporter(id).key });
@@ -118,9 +118,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       rate: { type: 'string', default: '40000' },
       stage: { type: 'string', default: 'push' },
       'via-chunks': { type: 'boolean', default: false },
+      direct: { type: 'boolean', default: false },
     },
   });
-  const r = runPipelineBench({ seconds: Number(values.seconds), subscribers: Number(values.subscribers), pushMs: Number(values['push-ms']), rate: Number(values.rate), stage: values.stage as PipelineStage, viaChunks: values['via-chunks'] });
+  const r = runPipelineBench({ seconds: Number(values.seconds), subscribers: Number(values.subscribers), pushMs: Number(values['push-ms']), rate: Number(values.rate), stage: values.stage as PipelineStage, viaChunks: values['via-chunks'], direct: values.direct });
   console.log(
     `${r.messages} messages, ${r.records} records in ${r.seconds.toFixed(2)} s: ${(r.recordsPerSecond / 1e6).toFixed(2)}M records/s wall, ` +
       `${(r.recordsPerCpuSecond / 1e6).toFixed(2)}M records per CPU-second ` +

@@ -18,7 +18,8 @@
  * attributed against one consistent pair even if a swap happens from a callback.
  */
 import { formatIpv4, formatIpv6 } from '@flowbill/shared/ip/index';
-import { type FlowBatch, FlowFlag } from '../decoder/batch.js';
+import { FlowBatch, FlowFlag } from '../decoder/batch.js';
+import type { AttributedRecordSink } from './attributed-records.js';
 import { NO_HOLDER, SubscriberIndex } from './subscriber-index.js';
 import type { TrafficClassifier } from './traffic-classifier.js';
 import type { UnattributedTally } from './unattributed-tally.js';
@@ -221,6 +222,72 @@ export class BatchAttributor {
     }
     return summary;
   }
+
+  /**
+   * attribute() straight into an AttributedRecordSink (MinuteAggregator.addHolderRecord),
+   * without an AttributedFlow in between: the collector's per-record path. Same rules and
+   * summary; a record whose scaled counters are not safe integers goes through the sink's
+   * add(flow) with exact bigints.
+   */
+  attributeTo(batch: FlowBatch, sink: AttributedRecordSink, unattributed: UnattributedTally): BatchAttributionSummary {
+    const subscribers = this.subscriberIndex;
+    const classifier = this.trafficClassifier;
+    const summary: BatchAttributionSummary = { records: batch.length, attributedRecords: 0, attributions: 0, unattributedRecords: 0, skippedRecords: 0 };
+    for (let row = 0; row < batch.length; row++) {
+      if ((batch.flags[row] & FlowFlag.NoCounters) !== 0) {
+        summary.skippedRecords++;
+        continue;
+      }
+      const version = batch.ipVersion[row];
+      const time = batch.start[row];
+      const offset = row * 16;
+      let sourceHolder = NO_HOLDER;
+      let destinationHolder = NO_HOLDER;
+      if (version === 4) {
+        sourceHolder = subscribers.holderOf4(batch.srcAddr4[row], time);
+        destinationHolder = subscribers.holderOf4(batch.dstAddr4[row], time);
+      } else if (version === 6) {
+        sourceHolder = subscribers.holderOf6(batch.srcAddr6, offset, time);
+        destinationHolder = subscribers.holderOf6(batch.dstAddr6, offset, time);
+      }
+      const rate = batch.samplingRate[row];
+      if (sourceHolder === NO_HOLDER && destinationHolder === NO_HOLDER) {
+        unattributed.add(batch.exporterId[row], scaledCounter(batch.bytesHi[row], batch.bytesLo[row], rate), scaledCounter(batch.packetsHi[row], batch.packetsLo[row], rate));
+        summary.unattributedRecords++;
+        continue;
+      }
+      const bytes = (batch.bytesHi[row] * TWO_32 + batch.bytesLo[row]) * rate;
+      const packets = (batch.packetsHi[row] * TWO_32 + batch.packetsLo[row]) * rate;
+      if (bytes > Number.MAX_SAFE_INTEGER || packets > Number.MAX_SAFE_INTEGER) {
+        // Rare (corrupt or absurd counters): the exact bigint path, through the flow object.
+        const one = this.attribute(oneRow(batch, row), (flow) => sink.add(flow), unattributed);
+        summary.attributedRecords += one.attributedRecords;
+        summary.attributions += one.attributions;
+        continue;
+      }
+      summary.attributedRecords++;
+      const exporterId = batch.exporterId[row];
+      const end = batch.end[row];
+      if (sourceHolder !== NO_HOLDER) {
+        summary.attributions++;
+        if (version === 4) sink.addHolderRecord(exporterId, subscribers, sourceHolder, true, classifier.classOf4(batch.dstAddr4[row]), batch.srcAddr4[row], null, 0, time, end, bytes, packets);
+        else sink.addHolderRecord(exporterId, subscribers, sourceHolder, true, classifier.classOf6(batch.dstAddr6, offset), 0, batch.srcAddr6, offset, time, end, bytes, packets);
+      }
+      if (destinationHolder !== NO_HOLDER) {
+        summary.attributions++;
+        if (version === 4) sink.addHolderRecord(exporterId, subscribers, destinationHolder, false, classifier.classOf4(batch.srcAddr4[row]), batch.dstAddr4[row], null, 0, time, end, bytes, packets);
+        else sink.addHolderRecord(exporterId, subscribers, destinationHolder, false, classifier.classOf6(batch.srcAddr6, offset), 0, batch.dstAddr6, offset, time, end, bytes, packets);
+      }
+    }
+    return summary;
+  }
+}
+
+/** A batch holding a copy of one row of `batch` (the rare bigint path of attributeTo). */
+function oneRow(batch: FlowBatch, row: number): FlowBatch {
+  const single = new FlowBatch(1);
+  single.copyRowFrom(batch, row);
+  return single;
 }
 
 const TWO_32 = 4294967296;

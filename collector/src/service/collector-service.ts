@@ -231,7 +231,8 @@ export class CollectorService {
   }
 
   private onBatch(batch: FlowBatch): void {
-    this.attributor.attribute(batch, (flow) => this.aggregator.add(flow), this.unattributed);
+    // Straight into the aggregator as numbers (no AttributedFlow per record).
+    this.attributor.attributeTo(batch, this.aggregator, this.unattributed);
   }
 
   /** Hand what the aggregator holds to the Redis sink (which pushes on its own timer). */
