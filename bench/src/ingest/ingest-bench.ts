@@ -54,7 +54,7 @@ import { type Child, onLines, processTreeCpuSeconds, REPO_ROOT, sleep, startChil
 import type { SenderReport } from './sender.js';
 import { benchSubscribers, RECORDS_PER_MESSAGE, subscribersCsv } from './traffic.js';
 
-export const COLLECTOR_IDS = ['ours', 'ours-x2', 'ours-2core', 'ours-rx', 'ours-rx-2core', 'nfcapd', 'nfcapd-2core', 'nfacctd', 'nfacctd-2core', 'node-netflowv9', 'node-netflowv9-2core'] as const;
+export const COLLECTOR_IDS = ['ours', 'ours-x2', 'ours-2core', 'ours-pt', 'ours-pt-2core', 'nfcapd', 'nfcapd-2core', 'nfacctd', 'nfacctd-2core', 'node-netflowv9', 'node-netflowv9-2core'] as const;
 /**
  * One of COLLECTOR_IDS; ours' ids may carry `@<ms>`, the push interval of that variant
  * (COLLECTOR_PUSH_INTERVAL_MS; without it, `--push-ms`), e.g. `ours@1000`.
@@ -225,11 +225,11 @@ function specFor(id: CollectorId, ours: OursEnvironment | null, defaultPushMs: n
       return { ...oursSpec(env!, { shards: 1, cores: 'both' }), id };
     case 'ours-x2':
       return { ...oursSpec(env!, { shards: 2, cores: 'both' }), id };
-    // Receive thread only (COLLECTOR_PIPELINE_THREAD=false): decoding and attribution on the main thread.
-    case 'ours-rx':
-      return { ...oursSpec(env!, { shards: 1, cores: 'one', env: { COLLECTOR_PIPELINE_THREAD: 'false' } }), id };
-    case 'ours-rx-2core':
-      return { ...oursSpec(env!, { shards: 1, cores: 'both', env: { COLLECTOR_PIPELINE_THREAD: 'false' } }), id };
+    // COLLECTOR_PIPELINE_THREAD=true: decoding and attribution in a thread of their own.
+    case 'ours-pt':
+      return { ...oursSpec(env!, { shards: 1, cores: 'one', env: { COLLECTOR_PIPELINE_THREAD: 'true' } }), id };
+    case 'ours-pt-2core':
+      return { ...oursSpec(env!, { shards: 1, cores: 'both', env: { COLLECTOR_PIPELINE_THREAD: 'true' } }), id };
     case 'nfcapd':
       return nfcapdSpec('one');
     case 'nfcapd-2core':

@@ -131,8 +131,10 @@ export const collectorConfigSchema = z.object({
   /**
    * With the receive thread: decode and attribute in a thread of their own too (between two
    * rings; receiver/pipeline-worker.ts), leaving aggregation and Redis to the main thread.
+   * Off by default: on two cores shared with other work it costs more than it gains
+   * (bench/RESULTS.md, "Ingestion"); it lets one process use a third core where there is one.
    */
-  COLLECTOR_PIPELINE_THREAD: envBool(true),
+  COLLECTOR_PIPELINE_THREAD: envBool(false),
   /** Size of that ring: how much a main-thread pause may queue before datagrams are dropped. */
   COLLECTOR_RING_BYTES: byteSize(1 << 20, 1 << 30, 64 * 1024 * 1024),
   COLLECTOR_CLASSES: classList,
