@@ -1,20 +1,16 @@
 /**
- * The front of the collector's pipeline, run in the receive thread (receiver-worker.ts)
- * when the listener is started in "flows" mode (the collector's default): each allowed
- * datagram is decoded (FlowDecoder) and attributed (AttributedRecordWriter over a
- * HolderLookup) right there, and the attributed records go through the ring as chunks
- * (attribution/attributed-records.ts). The main thread is left with aggregation and Redis.
+ * The front of the collector's pipeline in the pipeline thread (pipeline-worker.ts,
+ * COLLECTOR_PIPELINE_THREAD=true): each allowed datagram is decoded (FlowDecoder) and
+ * attributed (AttributedRecordWriter over a HolderLookup), and the attributed records go to
+ * the main thread through a ring as chunks (attribution/attributed-records.ts). The main
+ * thread is left with aggregation and Redis.
  *
- * Why here: one thread doing receive + decode + attribute + aggregate + Redis was the limit
- * of one collector process (bench/RESULTS.md, "Ingestion"); this splits the work about in
- * half between two threads, so a process can use both cores. Building the subscriber index
- * stays on the main thread (a build of 100,000 rows takes a second, a pause the receive
- * thread cannot afford): it posts each index's lookup tables, which this side wraps in O(1).
- *
- * Also here because the decoder is: template state (restored from and saved to
- * COLLECTOR_STATE_FILE, every minute and at stop), template expiry (every minute), and the
- * decoder's per-exporter counters and the unattributed tally, posted to the main thread as
- * snapshots for /metrics (`snapshot()`).
+ * The subscriber index is built on the main thread (a build of 100,000 rows takes about a
+ * second): it posts each index's lookup tables, which this side wraps in O(1)
+ * (replaceIndex). Also here because the decoder is: template state (restored from and saved
+ * to COLLECTOR_STATE_FILE, every minute and at stop), template expiry (every minute), and
+ * the decoder's per-exporter counters and the unattributed tally, posted to the main thread
+ * as snapshots for /metrics (`snapshot()`).
  */
 import { AttributedRecordWriter } from '../../attribution/attributed-records.js';
 import { HolderLookup, type HolderLookupTables } from '../../attribution/holder-lookup.js';

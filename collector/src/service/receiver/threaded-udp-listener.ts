@@ -18,6 +18,11 @@
  * steady stream costs a timer per millisecond, not a cross-thread wake-up per datagram. `message` is a view into the ring, valid
  * only during the call (the decoder copies what it keeps: `msg.slice()` on a Uint8Array).
  *
+ * Flows mode (`pipeline` set; COLLECTOR_PIPELINE_THREAD): the worker is pipeline-worker.ts,
+ * which receives through an inner listener of this class (datagram mode, so its own receive
+ * thread), decodes and attributes, and the ring carries chunks of attributed records
+ * (attribution/attributed-records.ts) to `onChunk` instead of datagrams to `onMessage`.
+ *
  * Failure: if the worker dies or throws, `onError` is called (the collector turns it into a
  * logged fatal exit, so its supervisor restarts it); what is already in the ring is still
  * delivered. stop() closes the sockets, then delivers everything in the ring before it
