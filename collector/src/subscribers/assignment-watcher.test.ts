@@ -184,6 +184,10 @@ describe('AssignmentWatcher on a damaged table (own database)', () => {
       const delivery = await waitFor('a periodic reload', () => deliveries.find((entry) => entry.index.subscriberAt('100.64.5.5', T0.getTime()) === 'bob'));
       expect(delivery.reason).toBe('periodic');
       expect(watcher.stats().notifications).toBe(0);
+      // Later periodic reloads find the same rows: nothing is built or delivered again.
+      const delivered = deliveries.length;
+      await waitFor('unchanged periodic reloads', () => watcher.stats().unchangedReloads >= 2);
+      expect(deliveries.length).toBe(delivered);
     } finally {
       await own.pool.query('ALTER TABLE ip_assignments ENABLE TRIGGER ip_assignments_notify_changed');
     }
