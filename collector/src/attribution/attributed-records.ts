@@ -132,7 +132,12 @@ export class AttributedRecordWriter {
         continue;
       }
       const exporterId = batch.exporterId[row];
-      if (exporterId >= this.announced) this.announceUpTo(exporterId);
+      if (exporterId >= this.announced && !this.announceUpTo(exporterId)) {
+        // The ring refused the announcement (full): its records cannot go before it. They are
+        // lost like a refused chunk's, and counted; the next row announces again.
+        this.counters.droppedRecords += (source !== NO_HOLDER ? 1 : 0) + (destination !== NO_HOLDER ? 1 : 0);
+        continue;
+      }
       if (source !== NO_HOLDER) {
         const trafficClass = version === 4 ? classifier.classOf4(batch.dstAddr4[row]) : classifier.classOf6(batch.dstAddr6, offset);
         this.put(batch, row, source, TAG_UPLOAD, trafficClass, batch.srcAddr4[row], batch.srcAddr6, offset);
@@ -195,8 +200,8 @@ export class AttributedRecordWriter {
     return n;
   }
 
-  /** EXPORTER chunks for every id up to `id`, before the records that use them. */
-  private announceUpTo(id: number): void {
+  /** EXPORTER chunks for every id up to `id`, before the records that use them; false if the output refused one. */
+  private announceUpTo(id: number): boolean {
     // Records already in the chunk may use an id announced below: keep the order.
     this.flush();
     const encoder = new TextEncoder();
@@ -209,8 +214,9 @@ export class AttributedRecordWriter {
       head[2] = text.length;
       chunk.set(text, CHUNK_HEADER_BYTES);
       // Refused (ring full): announce again before the next records.
-      if (!this.options.output(chunk)) return;
+      if (!this.options.output(chunk)) return false;
     }
+    return true;
   }
 }
 
