@@ -627,11 +627,13 @@ describe('AttributedRecordWriter + AttributedChunkReader', () => {
     writer.flush();
 
     const flows = harness.seen.filter((c) => c.kind === CHUNK_FLOWS);
+    // Generation 1's records, the marker of the switch (no records), generation 2's records.
     expect(flows.map((c) => [c.second, c.third])).toEqual([
       [1, 4],
+      [2, 0],
       [2, 3],
     ]);
-    expect(harness.indexOfCalls).toEqual([1, 2]);
+    expect(harness.indexOfCalls).toEqual([1, 2, 2]);
 
     const drainedB = aggB.drain();
     expect(drainedB.map((e) => [e.subscriberId, e.address, e.direction])).toEqual([

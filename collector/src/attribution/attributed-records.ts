@@ -14,6 +14,7 @@
  * a u32 kind; offsets are in bytes, chunks and records are 8-aligned.
  *
  *   FLOWS     u32 kind=1, u32 index generation, u32 record count, u32 0, then records
+ *             (replaceLookup writes one with no records: "generation N from here on")
  *   EXPORTER  u32 kind=2, u32 exporter id, u32 text length, u32 0, then UTF-8 "address:port"
  *             (written before the first FLOWS chunk that uses the id)
  *
@@ -101,6 +102,11 @@ export class AttributedRecordWriter {
     this.flush();
     this.lookup = lookup;
     this.generation = generation;
+    // An empty FLOWS chunk marks the switch even when no record follows for a while, so the
+    // reader can let older indexes go (an idle collector would otherwise keep every one).
+    // Refused (ring full): harmless, the next records carry the generation anyway.
+    const marker = new Uint32Array([CHUNK_FLOWS, generation, 0, 0]);
+    this.options.output(new Uint8Array(marker.buffer));
   }
 
   /**

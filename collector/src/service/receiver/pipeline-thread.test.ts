@@ -345,10 +345,21 @@ describe('collector service: COLLECTOR_PIPELINE_THREAD=true', () => {
 
       await sendAll(sender, bound.port, [exporter.message(flows)]);
       await until('the second message decoded', () => messagesOf(s) === 2);
+
+      // Reloads with no traffic after them: the worker marks each switch in the ring, so the
+      // main thread lets the older indexes go instead of keeping one per reload.
+      for (let k = 3; k <= 5; k++) {
+        await db.pool.query(`SELECT pg_notify('ip_assignments_changed', '')`);
+        await until(`generation ${k} sent to the worker`, () => generations.length === k);
+      }
+      const held = () => (s as unknown as { generations: Map<number, unknown> }).generations;
+      await until('older indexes let go', () => held().size === 1);
+      expect([...held().keys()]).toEqual([5]);
+
       stopped = true;
       expect(await s.stop()).toEqual({ unpushedKeys: 0 });
       expect(fatal).toEqual([]);
-      expect(generations).toEqual([1, 2]);
+      expect(generations).toEqual([1, 2, 3, 4, 5]);
 
       const rows = await usageByRow(redis.redis, redis.prefix);
       expect(rows).toEqual({
