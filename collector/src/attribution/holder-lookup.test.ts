@@ -99,19 +99,19 @@ const BASES6 = ['2001:db8::', '2001:db8:1:100::', 'fd00::', 'ffff:ffff:ffff:ffff
  * sometimes open), plus the query addresses (prefix edges, inside, outside) and times
  * (around every change point).
  */
-function randomTable(seed: number): RandomTable {
+function randomTable(seed: number, scale = 1): RandomTable {
   const dice = new Dice(seededRandom(seed));
   const prefixes4 = new Map<string, Prefix4>();
   const prefixes6 = new Map<string, Prefix6>();
   const add4 = (network: number, length: number) => prefixes4.set(`${network >>> 0}/${length}`, { network: network >>> 0, length });
   const add6 = (network: Uint8Array, length: number) => prefixes6.set(`${formatIpv6(network)}/${length}`, { network, length });
 
-  for (let k = dice.int(1, 3); k > 0; k--) {
+  for (let k = dice.int(1, 3) * scale; k > 0; k--) {
     const length = dice.int(8, 20);
     const base = dice.chance(0.5) ? dice.pick(BASES4) : dice.uint32();
     add4(base & ipv4Mask(length), length);
   }
-  for (let k = dice.int(4, 16); k > 0; k--) {
+  for (let k = dice.int(4, 16) * scale; k > 0; k--) {
     const parents = [...prefixes4.values()].filter((p) => p.length < 31);
     const parent = dice.pick(parents);
     const host = dice.chance(0.4);
@@ -120,7 +120,7 @@ function randomTable(seed: number): RandomTable {
     add4(inside & ipv4Mask(length), length);
   }
   // Hosts with no covering prefix: random, and next to a prefix (same /16, maybe just outside).
-  for (let k = dice.int(0, 6); k > 0; k--) {
+  for (let k = dice.int(0, 6) * scale; k > 0; k--) {
     if (dice.chance(0.5)) add4(dice.uint32(), 32);
     else {
       const near = dice.pick([...prefixes4.values()]);
@@ -128,11 +128,11 @@ function randomTable(seed: number): RandomTable {
     }
   }
 
-  for (let k = dice.int(1, 2); k > 0; k--) {
+  for (let k = dice.int(1, 2) * scale; k > 0; k--) {
     const length = dice.int(32, 48);
     add6(ipv6NetworkOf(dice.chance(0.6) ? dice.pick(BASES6) : dice.bytes16(), 0, length), length);
   }
-  for (let k = dice.int(3, 12); k > 0; k--) {
+  for (let k = dice.int(3, 12) * scale; k > 0; k--) {
     const parents = [...prefixes6.values()].filter((p) => p.length < 127);
     const parent = dice.pick(parents);
     const length = dice.chance(0.3) ? 128 : dice.int(parent.length + 1, 127);
@@ -299,6 +299,16 @@ describe('HolderLookup agrees with the SubscriberIndex it was made from', () => 
     expect(held).toBeLessThan(lookups * 0.85);
     expect(multiPointTimelines).toBeGreaterThan(10 * SEEDS.length);
     expect(hostRows).toBeGreaterThan(3 * SEEDS.length);
+  });
+
+  it('on larger tables (hundreds of prefixes, a host table of many rows)', () => {
+    for (const seed of [11, 22, 33]) {
+      const table = randomTable(seed, 25);
+      const index = SubscriberIndex.build(table.rows);
+      const tables = index.lookupTables();
+      expect(tables.hostRows.length / 4, `seed ${seed}`).toBeGreaterThanOrEqual(128);
+      expect(compare(index, HolderLookup.fromTables(structuredClone(tables)), table).mismatches, `seed ${seed}`).toEqual([]);
+    }
   });
 
   it('whatever order the tables number timelines and slots in', () => {

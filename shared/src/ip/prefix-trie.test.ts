@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ipv4Mask } from './ipv4.js';
+import { ipv4Mask, parseIpv4 } from './ipv4.js';
 import { ipv6NetworkOf, parseIpv6 } from './ipv6.js';
 import { type IpPrefix, prefixContainsIpv4, prefixContainsIpv6, samePrefix } from './prefix.js';
 import { PrefixTrie } from './prefix-trie.js';
+import { NO_SLOT, RadixTrieCore } from './radix-trie-core.js';
 
 describe('PrefixTrie with IPv4', () => {
   const trie = new PrefixTrie<string>()
@@ -179,5 +180,50 @@ describe('PrefixTrie agrees with a linear scan', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('PrefixTrie.slotTables', () => {
+  const build = () =>
+    new PrefixTrie<string>()
+      .insert('10.0.0.0/8', 'ten')
+      .insert('2001:db8::/32', 'pool')
+      .insert('10.1.2.0/24', 'ten-one-two')
+      .insert('2001:db8:1:100::/56', 'customer-56')
+      .insert('10.1.2.3/32', 'host')
+      .insert('2001:db8:1:101::1/128', 'host6')
+      .insert('10.0.0.0/8', 'ten-again');
+  const v4 = ['10.1.2.3', '10.1.2.4', '10.9.9.9', '11.0.0.0', '0.0.0.0', '255.255.255.255'];
+  const v6 = ['2001:db8:1:101::1', '2001:db8:1:1ff::', '2001:db8:ffff::', '2001:db9::', '::', '::ffff:10.1.2.3'];
+
+  /** What the tables answer, through RadixTrieCore.fromTables and the slot values, per address text. */
+  function answers(tables: ReturnType<PrefixTrie<string>['slotTables']>): Array<string | undefined> {
+    const ipv4 = RadixTrieCore.fromTables(tables.ipv4);
+    const ipv6 = RadixTrieCore.fromTables(tables.ipv6);
+    const value = (slot: number) => (slot === NO_SLOT ? undefined : tables.values[slot]);
+    return [...v4.map((a) => value(ipv4.longestMatch32(parseIpv4(a)))), ...v6.map((a) => value(ipv6.longestMatch128(parseIpv6(a), 0)))];
+  }
+
+  it('answers every lookup as the trie does, also after structuredClone', () => {
+    const trie = build();
+    const expected = [...v4, ...v6].map((a) => trie.lookupText(a));
+    expect(expected).toEqual(['host', 'ten-one-two', 'ten-again', undefined, undefined, undefined, 'host6', 'customer-56', 'pool', undefined, undefined, undefined]);
+    const tables = trie.slotTables();
+    expect(tables.values).toEqual(['ten-again', 'pool', 'ten-one-two', 'customer-56', 'host', 'host6']);
+    expect(tables.ipv4.wordCount).toBe(1);
+    expect(tables.ipv6.wordCount).toBe(4);
+    expect(answers(tables)).toEqual(expected);
+    expect(answers(structuredClone(tables))).toEqual(expected);
+  });
+
+  it('gives copies: later inserts into the trie leave them as they were', () => {
+    const trie = build();
+    const tables = trie.slotTables();
+    const before = answers(tables);
+    trie.insert('10.1.0.0/16', 'ten-one').insert('2001:db8:1::/48', 'site').insert('10.1.2.0/24', 'replaced').insert('0.0.0.0/0', 'default');
+    expect(trie.lookupText('10.1.2.4')).toBe('replaced');
+    expect(trie.lookupText('11.0.0.0')).toBe('default');
+    expect(tables.values).toHaveLength(6);
+    expect(answers(tables)).toEqual(before);
   });
 });

@@ -195,7 +195,7 @@ describe('RadixTrieCore.tables and fromTables', () => {
     // Root, 10/8, 10.128/9 under it, then 11/8 splits 10/8's edge: branch 10/7 and leaf 11/8.
     expect(tables.lengths).toEqual(new Uint8Array([0, 8, 9, 7, 8]));
     expect(tables.keys).toEqual(new Uint32Array([0, 0x0a000000, 0x0a800000, 0x0a000000, 0x0b000000]));
-    expect(tables.children).toEqual(new Int32Array([3, -1, 2, -1, -1, -1, 1, 4, -1, -1]));
+    expect(tables.children).toEqual(new Int32Array([3, -1, -1, 2, -1, -1, 1, 4, -1, -1]));
     expect(tables.slots).toEqual(new Int32Array([NO_SLOT, 0, 1, NO_SLOT, 2]));
   });
 
@@ -262,7 +262,8 @@ describe('RadixTrieCore.insert as its arrays grow', () => {
       { network: 0x0a010203, length: 32 },
     ];
     const rebuilt = RadixTrieCore.fromTables(build4(entries).tables());
-    const more: Entry4[] = [...entries, { network: 0x0a010200, length: 24 }, { network: 0xc0000200, length: 24 }, { network: 0x0a800000, length: 9 }];
+    // The first insert appends a leaf (the root's 1-side is empty) to arrays that are full.
+    const more: Entry4[] = [...entries, { network: 0xc0000200, length: 24 }, { network: 0x0a010200, length: 24 }, { network: 0x0a800000, length: 9 }];
     more.slice(entries.length).forEach((entry, k) => rebuilt.insert([entry.network], entry.length, entries.length + k));
     for (const address of queries4(more, [0x0a010299, 0x0a810000, 0xc00002ff, 0x0b000000])) expect(rebuilt.longestMatch32(address)).toBe(naive4(more, address));
   });
@@ -309,5 +310,24 @@ describe('RadixTrieCore.fromTables rejects inconsistent tables', () => {
     const tables = make();
     expect(() => RadixTrieCore.fromTables(tables)).toThrow(RangeError);
     expect(() => RadixTrieCore.fromTables(tables)).toThrow(message);
+  });
+
+  it('rejects a child that is not longer than its parent (a cycle: lookups would never return)', () => {
+    const t = good4();
+    // Make some node with a child its own child.
+    const node = [...Array(t.nodeCount).keys()].find((k) => k > 0 && (t.children[2 * k] !== -1 || t.children[2 * k + 1] !== -1)) ?? 1;
+    const children = t.children.slice();
+    children[2 * node] = node;
+    expect(() => RadixTrieCore.fromTables({ ...t, children })).toThrow(/is not longer than its parent/);
+  });
+
+  it('rejects a node length above the key width, and a root that is not of length 0', () => {
+    const t = good4();
+    const lengths = t.lengths.slice();
+    lengths[t.nodeCount - 1] = 200;
+    expect(() => RadixTrieCore.fromTables({ ...t, lengths })).toThrow(/has length 200 > 32/);
+    const root = t.lengths.slice();
+    root[0] = 1;
+    expect(() => RadixTrieCore.fromTables({ ...t, lengths: root })).toThrow(/the root has length 1/);
   });
 });

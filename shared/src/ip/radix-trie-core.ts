@@ -96,6 +96,15 @@ export class RadixTrieCore {
       throw new RangeError('not a trie: table sizes do not match its node count');
     }
     for (const child of tables.children) if (child !== NO_NODE && (child <= 0 || child >= n)) throw new RangeError(`not a trie: child ${child} outside 1..${n - 1}`);
+    // Every child is longer than its parent (so a lookup always ends) and no key is wider than the keys.
+    const maxLength = wordCount * 32;
+    if (tables.lengths[0] !== 0) throw new RangeError(`not a trie: the root has length ${tables.lengths[0]}, not 0`);
+    for (let node = 0; node < n; node++) {
+      if (tables.lengths[node] > maxLength) throw new RangeError(`not a trie: node ${node} has length ${tables.lengths[node]} > ${maxLength}`);
+      for (const child of [tables.children[2 * node], tables.children[2 * node + 1]]) {
+        if (child !== NO_NODE && tables.lengths[child] <= tables.lengths[node]) throw new RangeError(`not a trie: node ${child} is not longer than its parent ${node}`);
+      }
+    }
     const trie = new RadixTrieCore(wordCount, 2);
     trie.nodeCount = n;
     trie.lengths = tables.lengths;
@@ -131,7 +140,9 @@ export class RadixTrieCore {
       const bit = this.bitOf(q, 0, nodeLength);
       const child = this.children[2 * node + bit];
       if (child === NO_NODE) {
-        this.children[2 * node + bit] = this.newNode(q, length, slot);
+        // newNode may grow (replace) the arrays: read `this.children` after it, not before.
+        const leaf = this.newNode(q, length, slot);
+        this.children[2 * node + bit] = leaf;
         return NO_SLOT;
       }
       const childLength = this.lengths[child];
