@@ -1,23 +1,15 @@
 import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { formatIpv4, formatIpv6, ipv4Mask, ipv6NetworkOf, NO_SLOT, parseIpv4, parseIpv6 } from '@flowbill/shared/ip/index';
+import { mulberry32 } from '../pcap/prng.js';
 import { HolderLookup, type HolderLookupTables } from './holder-lookup.js';
 import { NO_HOLDER, type SubscriberAssignment, SubscriberIndex } from './subscriber-index.js';
 
 const T0 = Date.parse('2025-03-01T00:00:00Z');
 const STEP = 60_000;
 
-/** Deterministic PRNG (mulberry32): the same seed gives the same table and queries. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG: the same seed gives the same table and queries. */
+const seededRandom = mulberry32;
 
 class Dice {
   constructor(private readonly next: () => number) {}

@@ -13,7 +13,7 @@
  * Pure and allocation-free per lookup.
  */
 import { NO_SLOT, RadixTrieCore, type RadixTrieTables } from '@flowbill/shared/ip/index';
-import { NO_HOLDER } from './ownership-timeline.js';
+import { holderAtChangePoints, NO_HOLDER } from './ownership-timeline.js';
 import { hashAddress } from './subscriber-index.js';
 
 export interface HolderLookupTables {
@@ -148,19 +148,6 @@ export class HolderLookup {
 
   /** The holder from the last change point at or before `time` (OwnershipTimeline.holderAt). */
   private timelineHolderAt(timeline: number, time: number): number {
-    const times = this.changeTimes;
-    let low = this.timelineStarts[timeline];
-    let high = this.timelineStarts[timeline + 1] - 1;
-    let found = -1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      if (times[middle] <= time) {
-        found = middle;
-        low = middle + 1;
-      } else {
-        high = middle - 1;
-      }
-    }
-    return found < 0 ? NO_HOLDER : this.holders[found];
+    return holderAtChangePoints(this.changeTimes, this.holders, this.timelineStarts[timeline], this.timelineStarts[timeline + 1], time);
   }
 }

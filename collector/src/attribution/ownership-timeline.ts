@@ -9,6 +9,27 @@
 
 export const NO_HOLDER = -1;
 
+/**
+ * The holder of the last change point at or before `time` among points [from, to) of sorted
+ * `times` (and their `holders`), or NO_HOLDER: a binary search, allocation-free. Shared by
+ * OwnershipTimeline and HolderLookup's flattened timelines.
+ */
+export function holderAtChangePoints(times: Float64Array, holders: Int32Array, from: number, to: number, time: number): number {
+  let low = from;
+  let high = to - 1;
+  let found = -1;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if (times[middle] <= time) {
+      found = middle;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return found < 0 ? NO_HOLDER : holders[found];
+}
+
 /** Half-open interval [from, to) held by `holder`; `to` is Infinity when open. */
 export interface HeldInterval {
   readonly from: number;
@@ -114,19 +135,7 @@ export class OwnershipTimeline {
     if (this.singleHolder !== NO_HOLDER) return time >= this.singleFrom ? this.singleHolder : NO_HOLDER;
     const times = this.changeTimes;
     if (times.length === 1) return time >= times[0] ? this.holders[0] : NO_HOLDER;
-    let low = 0;
-    let high = times.length - 1;
-    let found = -1;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      if (times[middle] <= time) {
-        found = middle;
-        low = middle + 1;
-      } else {
-        high = middle - 1;
-      }
-    }
-    return found < 0 ? NO_HOLDER : this.holders[found];
+    return holderAtChangePoints(times, this.holders, 0, times.length, time);
   }
 
   /** The change points as stored (not copies: do not modify), for flattening into tables. */
