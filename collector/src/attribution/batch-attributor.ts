@@ -227,7 +227,8 @@ export class BatchAttributor {
    * attribute() straight into an AttributedRecordSink (MinuteAggregator.addHolderRecord),
    * without an AttributedFlow in between: the collector's per-record path. Same rules and
    * summary; a record whose scaled counters are not safe integers goes through the sink's
-   * add(flow) with exact bigints.
+   * add(flow) with exact bigints. The rules are written twice on purpose (this loop builds no
+   * object per record); attributed-records.test.ts checks that both give the same usage.
    */
   attributeTo(batch: FlowBatch, sink: AttributedRecordSink, unattributed: UnattributedTally): BatchAttributionSummary {
     const subscribers = this.subscriberIndex;

@@ -52,9 +52,10 @@ const HANDOVER_CHUNK = 2000;
 
 export class CollectorService {
   /**
-   * The decoder, when it runs on this thread (COLLECTOR_RECEIVE_THREAD=false); null when
-   * the receive thread decodes and attributes (receiver/receive-pipeline.ts) and this
-   * thread reads attributed records from the ring. decoderStats() works in both.
+   * The decoder, when it runs on this thread (the default); null with
+   * COLLECTOR_PIPELINE_THREAD, when the pipeline thread decodes and attributes
+   * (receiver/receive-pipeline.ts) and this thread reads attributed records from a ring.
+   * decoderStats() works in both.
    */
   readonly decoder: FlowDecoder | null;
   readonly attributor: BatchAttributor;
@@ -70,16 +71,15 @@ export class CollectorService {
   private readonly log: (message: string) => void;
   /** Entries the sink refused (Redis unreachable for too long): never silent. */
   refusedEntries = 0;
-  private readonly classifier: TrafficClassifier;
   /**
-   * Receive-thread mode: each subscriber index by generation, from the one whose tables the
-   * receive thread was last sent down to the oldest whose records may still be in the ring.
+   * Pipeline-thread mode: each subscriber index by generation, from the one whose tables the
+   * pipeline thread was last sent down to the oldest whose records may still be in the ring.
    */
   private readonly generations = new Map<number, SubscriberIndex>();
   private latestGeneration = 0;
   private readingGeneration = -1;
   private readingIndex: SubscriberIndex = SubscriberIndex.EMPTY;
-  /** Receive-thread mode: exporter "address:port" by the receive thread's exporter id. */
+  /** Pipeline-thread mode: exporter "address:port" by the pipeline thread's exporter id. */
   private readonly exporterKeys: string[] = [];
   private pipelineSnapshot: PipelineSnapshot | null = null;
   private chunkReader: AttributedChunkReader | null = null;
@@ -89,7 +89,6 @@ export class CollectorService {
     const c = deps.config;
     this.log = deps.log ?? ((m) => console.error(`[collector ${c.COLLECTOR_ID}] ${m}`));
     const classifier = TrafficClassifier.build({ classes: c.COLLECTOR_CLASSES, defaultClass: c.COLLECTOR_DEFAULT_CLASS });
-    this.classifier = classifier;
     this.attributor = new BatchAttributor({ subscribers: SubscriberIndex.EMPTY, classifier });
     const pipelineThread = c.COLLECTOR_RECEIVE_THREAD && c.COLLECTOR_PIPELINE_THREAD;
     this.decoder = pipelineThread
@@ -184,12 +183,12 @@ export class CollectorService {
     });
   }
 
-  /** The decoder's per-exporter counters, wherever it runs (in the receive thread: as of its last snapshot, at most 500 ms old). */
+  /** The decoder's per-exporter counters, wherever it runs (in the pipeline thread: as of its last snapshot, at most 500 ms old). */
   decoderStats(): ExporterStats[] {
     return this.decoder !== null ? this.decoder.stats() : (this.pipelineSnapshot?.decoder ?? []);
   }
 
-  /** Records with no subscriber at either end, per exporter (receive thread: as of its last snapshot). */
+  /** Records with no subscriber at either end, per exporter (pipeline thread: as of its last snapshot). */
   unattributedByExporter(): { exporter: string; records: number; bytes: bigint; packets: bigint }[] {
     if (this.decoder === null) return (this.pipelineSnapshot?.unattributed ?? []).map(([exporter, records, bytes, packets]) => ({ exporter, records, bytes: BigInt(bytes), packets: BigInt(packets) }));
     return [...this.unattributed.entries()].map(([id, u]) => ({ exporter: this.exporterKey(id), records: u.records, bytes: u.bytes, packets: u.packets }));
@@ -198,12 +197,12 @@ export class CollectorService {
   private exporterKey(id: number): string {
     if (this.decoder !== null) return this.decoder.exporter(id).key;
     const key = this.exporterKeys[id];
-    // The receive thread announces every exporter before its first record: a bug otherwise.
-    if (key === undefined) throw new Error(`exporter ${id} was not announced by the receive thread`);
+    // The pipeline thread announces every exporter before its first record: a bug otherwise.
+    if (key === undefined) throw new Error(`exporter ${id} was not announced by the pipeline thread`);
     return key;
   }
 
-  /** One chunk from the receive thread: exporter announcements, or attributed records for the aggregator. */
+  /** One chunk from the pipeline thread: exporter announcements, or attributed records for the aggregator. */
   private onChunk(chunk: Uint8Array): void {
     if (this.chunkReader === null) this.chunkReader = new AttributedChunkReader(new Uint8Array(chunk.buffer as ArrayBuffer));
     this.chunkReader.read(chunk.byteOffset, chunk.byteLength, this.chunkContext, this.aggregator);
@@ -216,7 +215,7 @@ export class CollectorService {
   private indexOfGeneration(generation: number): SubscriberIndex {
     if (generation === this.readingGeneration) return this.readingIndex;
     const index = this.generations.get(generation);
-    if (index === undefined) throw new Error(`the receive thread used subscriber index generation ${generation}, which this thread does not have`);
+    if (index === undefined) throw new Error(`the pipeline thread used subscriber index generation ${generation}, which this thread does not have`);
     for (const old of this.generations.keys()) if (old < generation) this.generations.delete(old);
     this.readingGeneration = generation;
     this.readingIndex = index;
@@ -321,7 +320,7 @@ export class CollectorService {
       this.handOver(Date.now());
     }, this.tickMs);
     this.timers = [tick];
-    // In receive-thread mode the thread expires and saves templates itself (receive-pipeline.ts).
+    // In pipeline-thread mode that thread expires and saves templates itself (receive-pipeline.ts).
     const decoder = this.decoder;
     if (decoder !== null) {
       this.timers.push(setInterval(() => decoder.expire(Date.now()), 60_000));
