@@ -133,8 +133,9 @@ export class CollectorService {
         if (this.decoder === null && this.listener instanceof ThreadedUdpListener) {
           const generation = ++this.latestGeneration;
           this.generations.set(generation, index);
-          // Before the thread runs, start() sends the latest generation itself.
-          this.listener.replaceIndex(generation, index.lookupTables());
+          // Before the thread runs, start() sends the latest generation itself (and the
+          // tables, O(assignments) to make, are not made twice).
+          this.listener.replaceIndex(generation, () => index.lookupTables());
         }
         if (!this.indexLoaded) this.log(`subscriber index loaded: ${info.assignments} assignments`);
         this.indexLoaded = true;

@@ -324,13 +324,15 @@ export class ThreadedUdpListener {
   }
 
   /**
-   * Flows mode: have the receive thread attribute with these tables (of index
-   * `generation`) from its next datagram on. Chunks of the old generation may still be in
-   * the ring: keep that index until a chunk of the new one is read.
+   * Flows mode: have the pipeline thread attribute with `tables()` (of index `generation`)
+   * from its next datagram on. `tables` is only called when there is a thread to send them
+   * to (before start, the `pipeline` option's config carries the latest index instead).
+   * Chunks of the old generation may still be in the ring: keep that index until a chunk of
+   * the new one is read.
    */
-  replaceIndex(generation: number, tables: HolderLookupTables): void {
+  replaceIndex(generation: number, tables: () => HolderLookupTables): void {
     if (this.worker === null || this.closed) return;
-    this.worker.postMessage({ type: 'index', generation, tables } satisfies MainToWorker);
+    this.worker.postMessage({ type: 'index', generation, tables: tables() } satisfies MainToWorker);
   }
 
   /** @internal For tests: the worker, to simulate its failure. */
