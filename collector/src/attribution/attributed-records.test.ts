@@ -18,6 +18,8 @@ import { type AttributedFlow, type BatchAttributionSummary, BatchAttributor } fr
 import { HolderLookup } from './holder-lookup.js';
 import { SubscriberIndex, type SubscriberAssignment } from './subscriber-index.js';
 import { TrafficClassifier } from './traffic-classifier.js';
+import { mulberry32 } from '../pcap/prng.js';
+import { batchOfRows, type FlowRowSpec } from './testing/flow-rows.js';
 import { UnattributedTally } from './unattributed-tally.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
@@ -28,59 +30,17 @@ const TWO_32 = 2n ** 32n;
 // ---------------------------------------------------------------------------------------
 // Helpers
 
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG. */
+const prng = mulberry32;
 
 function exporterKey(id: number): string {
   return `192.0.2.${id}:2055`;
 }
 
-interface RowSpec {
-  src: string;
-  dst: string;
-  bytes?: number;
-  packets?: number;
-  bytesHi?: number;
-  packetsHi?: number;
-  rate?: number;
-  start?: number;
-  end?: number;
-  exporter?: number;
-  flags?: number;
-}
+type RowSpec = FlowRowSpec;
 
 function batchOf(rows: RowSpec[]): FlowBatch {
-  const batch = new FlowBatch(Math.max(1, rows.length));
-  for (const spec of rows) {
-    const i = batch.claim();
-    if (spec.src.includes(':')) {
-      batch.ipVersion[i] = 6;
-      batch.srcAddr6.set(parseIpv6(spec.src), i * 16);
-      batch.dstAddr6.set(parseIpv6(spec.dst), i * 16);
-    } else {
-      batch.ipVersion[i] = 4;
-      batch.srcAddr4[i] = parseIpv4(spec.src);
-      batch.dstAddr4[i] = parseIpv4(spec.dst);
-    }
-    batch.bytesHi[i] = spec.bytesHi ?? 0;
-    batch.bytesLo[i] = spec.bytes ?? 1000;
-    batch.packetsHi[i] = spec.packetsHi ?? 0;
-    batch.packetsLo[i] = spec.packets ?? 10;
-    batch.samplingRate[i] = spec.rate ?? 1;
-    batch.start[i] = spec.start ?? T0 + 5 * MINUTE;
-    batch.end[i] = spec.end ?? T0 + 5 * MINUTE + 10_000;
-    batch.exporterId[i] = spec.exporter ?? 0;
-    batch.flags[i] = spec.flags ?? 0;
-  }
-  return batch;
+  return batchOfRows(rows, { start: T0 + 5 * MINUTE, end: T0 + 5 * MINUTE + 10_000, exporter: 0 });
 }
 
 /** Parsed view of one chunk as the output saw it (a copy). */

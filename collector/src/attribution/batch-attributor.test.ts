@@ -1,48 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { parseIpv4, parseIpv6 } from '@flowbill/shared/ip/index';
-import { FlowBatch, FlowFlag } from '../decoder/batch.js';
+import { type FlowBatch, FlowFlag } from '../decoder/batch.js';
 import { type AttributedFlow, BatchAttributor, subscriberAddressText } from './batch-attributor.js';
 import { SubscriberIndex } from './subscriber-index.js';
 import { TrafficClassifier } from './traffic-classifier.js';
+import { batchOfRows, type FlowRowSpec } from './testing/flow-rows.js';
 import { UnattributedTally } from './unattributed-tally.js';
 
 const T0 = Date.parse('2025-03-01T10:00:00Z');
 const MINUTE = 60_000;
 
-interface RowSpec {
-  src: string;
-  dst: string;
-  bytes?: number;
-  packets?: number;
-  rate?: number;
-  start?: number;
-  end?: number;
-  exporter?: number;
-  flags?: number;
-}
+type RowSpec = FlowRowSpec;
 
 function batchOf(rows: RowSpec[]): FlowBatch {
-  const batch = new FlowBatch(16);
-  for (const spec of rows) {
-    const i = batch.claim();
-    if (spec.src.includes(':')) {
-      batch.ipVersion[i] = 6;
-      batch.srcAddr6.set(parseIpv6(spec.src), i * 16);
-      batch.dstAddr6.set(parseIpv6(spec.dst), i * 16);
-    } else {
-      batch.ipVersion[i] = 4;
-      batch.srcAddr4[i] = parseIpv4(spec.src);
-      batch.dstAddr4[i] = parseIpv4(spec.dst);
-    }
-    batch.bytesLo[i] = spec.bytes ?? 1000;
-    batch.packetsLo[i] = spec.packets ?? 10;
-    batch.samplingRate[i] = spec.rate ?? 1;
-    batch.start[i] = spec.start ?? T0 + 5 * MINUTE;
-    batch.end[i] = spec.end ?? T0 + 6 * MINUTE;
-    batch.exporterId[i] = spec.exporter ?? 1;
-    batch.flags[i] = spec.flags ?? 0;
-  }
-  return batch;
+  return batchOfRows(rows, { start: T0 + 5 * MINUTE, end: T0 + 6 * MINUTE, exporter: 1 });
 }
 
 /** Copy of what the sink saw (it reuses one object), with the address as text. */
