@@ -32,6 +32,7 @@
  */
 import { formatIpv4, formatIpv6, isIpv4Text, parseIpv4 } from '@flowbill/shared/ip/index';
 import { type AttributedFlow, type SubscriberIndex, DEFAULT_MAX_MINUTES, type Direction, MINUTE_MS, minuteStartOf, minutesSpanned, spreadOverMinutes, subscriberAddressText } from '../attribution/index.js';
+import type { AttributedRecordSink } from '../attribution/attributed-records.js';
 import { hasSeparator, type UsageEntry } from './usage-entry.js';
 
 /** A flow with its attribution, as plain fields (what `add` extracts from an AttributedFlow). */
@@ -206,7 +207,7 @@ function hashKey(address: number, minute: number, exporter: number, subscriber: 
   return h ^ (h >>> 15);
 }
 
-export class MinuteAggregator {
+export class MinuteAggregator implements AttributedRecordSink {
   readonly maxKeys: number;
   readonly maxMinutes: number;
   readonly anomalies: AggregationAnomalies = { clampedRecords: 0, rejectedRecords: 0, rejectedBytes: 0n, rejectedPackets: 0n };

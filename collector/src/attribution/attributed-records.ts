@@ -236,7 +236,7 @@ export interface ChunkContext {
   exporter(id: number, key: string): void;
 }
 
-/** Where AttributedChunkReader puts records: MinuteAggregator.addHolderRecord's signature. */
+/** Where AttributedChunkReader and BatchAttributor.attributeTo put records (MinuteAggregator implements it). */
 export interface AttributedRecordSink {
   addHolderRecord(
     exporterId: number,
