@@ -19,6 +19,7 @@ import { ExporterAllowlist } from './exporter-allowlist.js';
 import { ApiKeyVerifier } from '@flowbill/shared/postgres/api-key-verifier';
 import { registerCollectorMetrics, serveMetrics } from './metrics.js';
 import { PromPipelineMetrics } from './prom-pipeline-metrics.js';
+import { resolveReceiver } from './receiver/native-udp.js';
 import type { PipelineSnapshot } from './receiver/protocol.js';
 import { ThreadedUdpListener } from './receiver/threaded-udp-listener.js';
 import { socketBufferDrops } from './socket-drops.js';
@@ -84,6 +85,8 @@ export class CollectorService {
   private pipelineSnapshot: PipelineSnapshot | null = null;
   private chunkReader: AttributedChunkReader | null = null;
   private readonly chunkContext: ChunkContext;
+  /** Which receiver the receive thread uses, for the start-up log (null: no receive thread). */
+  private readonly receiverNote: string | null;
 
   constructor(private readonly deps: CollectorServiceDeps) {
     const c = deps.config;
@@ -142,10 +145,14 @@ export class CollectorService {
       },
       log: (m: string) => this.log(m),
     });
+    // Throws for COLLECTOR_RECEIVER=native where the module cannot load: start-up stops.
+    const receiver = c.COLLECTOR_RECEIVE_THREAD ? resolveReceiver(c.COLLECTOR_RECEIVER) : null;
+    this.receiverNote = receiver?.note ?? null;
     const listen = { listen: c.COLLECTOR_LISTEN, receiveBufferBytes: c.COLLECTOR_RECEIVE_BUFFER_BYTES, allowlist: new ExporterAllowlist(c.COLLECTOR_EXPORTERS) };
     this.listener = pipelineThread
       ? new ThreadedUdpListener({
           ...listen,
+          receiver: receiver!.kind,
           ringBytes: c.COLLECTOR_RING_BYTES,
           // The pipeline thread decodes and attributes; chunks of attributed records come here.
           pipeline: () => ({
@@ -167,6 +174,7 @@ export class CollectorService {
       : c.COLLECTOR_RECEIVE_THREAD
       ? new ThreadedUdpListener({
           ...listen,
+          receiver: receiver!.kind,
           ringBytes: c.COLLECTOR_RING_BYTES,
           // `msg` is a view into the ring, valid during the call: the decoder copies what it keeps.
           onMessage: (msg, address, port, receivedAt) => this.decoder!.decode(msg, address, port, receivedAt),
@@ -345,6 +353,7 @@ export class CollectorService {
       );
     }
     else this.log('receiving on the main thread (COLLECTOR_RECEIVE_THREAD=false)');
+    if (this.receiverNote !== null) this.log(this.receiverNote);
     return bound;
   }
 

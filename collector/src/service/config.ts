@@ -129,6 +129,15 @@ export const collectorConfigSchema = z.object({
   /** Receive UDP in a thread of its own, through a ring the main thread drains (receiver/). */
   COLLECTOR_RECEIVE_THREAD: envBool(true),
   /**
+   * How the receive thread reads its sockets: "native" (collector/native, recvmmsg batches;
+   * built by pnpm install where a C compiler is present), "node" (node:dgram), or "auto"
+   * (native where it loads, else node:dgram with a line in the log).
+   */
+  COLLECTOR_RECEIVER: z
+    .enum(['auto', 'native', 'node'], { error: 'expected auto, native or node' })
+    .optional()
+    .transform((v) => v ?? 'auto'),
+  /**
    * With the receive thread: decode and attribute in a thread of their own too (between two
    * rings; receiver/pipeline-worker.ts), leaving aggregation and Redis to the main thread.
    * Off by default: on two cores shared with other work it costs more than it gains

@@ -153,30 +153,8 @@ export class DatagramRing {
     if (address.length !== 16) throw new RangeError(`address must be 16 bytes, got ${address.length}`);
     const length = payload.length;
     const size = RECORD_HEADER_BYTES + ((length + 7) & ~7);
-    const cap = this.capacity;
-    if (size > cap - 8) {
-      this.floats[F_REFUSED_TOO_BIG]++;
-      return false;
-    }
-    const w = this.writePos;
-    const r = Atomics.load(this.words, I_READ);
-    let at: number;
-    if (w >= r) {
-      // Free: [w, cap) and [0, r). The write position must not become equal to r.
-      if (w + size < cap || (w + size === cap && r > 0)) at = w;
-      else if (size < r) {
-        this.words[(HEADER_BYTES + w) >> 2] = WRAP;
-        at = 0;
-      } else {
-        this.floats[F_REFUSED_FULL]++;
-        return false;
-      }
-    } else if (w + size < r) {
-      at = w;
-    } else {
-      this.floats[F_REFUSED_FULL]++;
-      return false;
-    }
+    const at = this.reserve(size);
+    if (at < 0) return false;
     const base = HEADER_BYTES + at;
     const words = this.words;
     words[base >> 2] = length;
@@ -184,8 +162,57 @@ export class DatagramRing {
     this.bytes.set(address, base + 8);
     this.floats[(base + 24) >> 3] = receivedAt;
     this.bytes.set(payload, base + RECORD_HEADER_BYTES);
-    let next = at + size;
-    if (next === cap) next = 0;
+    this.publish(at + size);
+    return true;
+  }
+
+  /**
+   * Append one record already laid out as the ring's records are (header and padded
+   * payload, e.g. by the native receiver, native-udp.ts) at `offset` of `source`: one copy.
+   * Returns false, writing nothing, like tryWrite. Throws when the record overruns `source`.
+   */
+  tryWriteRecord(source: Uint8Array, offset: number): boolean {
+    if ((offset & 7) !== 0 || offset + RECORD_HEADER_BYTES > source.length) throw new RangeError(`no record header at offset ${offset}`);
+    const length = source[offset] | (source[offset + 1] << 8) | (source[offset + 2] << 16) | (source[offset + 3] << 24);
+    const size = RECORD_HEADER_BYTES + ((length + 7) & ~7);
+    if (length < 0 || offset + size > source.length) throw new RangeError(`record at offset ${offset} overruns its buffer (payload length ${length})`);
+    const at = this.reserve(size);
+    if (at < 0) return false;
+    this.bytes.set(source.subarray(offset, offset + size), HEADER_BYTES + at);
+    this.publish(at + size);
+    return true;
+  }
+
+  /**
+   * Data offset where a record of `size` bytes goes (writing a wrap marker when it goes to
+   * the start), or -1 when it does not fit (counted).
+   */
+  private reserve(size: number): number {
+    const cap = this.capacity;
+    if (size > cap - 8) {
+      this.floats[F_REFUSED_TOO_BIG]++;
+      return -1;
+    }
+    const w = this.writePos;
+    const r = Atomics.load(this.words, I_READ);
+    if (w >= r) {
+      // Free: [w, cap) and [0, r). The write position must not become equal to r.
+      if (w + size < cap || (w + size === cap && r > 0)) return w;
+      if (size < r) {
+        this.words[(HEADER_BYTES + w) >> 2] = WRAP;
+        return 0;
+      }
+    } else if (w + size < r) {
+      return w;
+    }
+    this.floats[F_REFUSED_FULL]++;
+    return -1;
+  }
+
+  /** Make the record that ends at data offset `end` visible to the consumer, and wake it if it waits. */
+  private publish(end: number): void {
+    const words = this.words;
+    const next = end === this.capacity ? 0 : end;
     this.writePos = next;
     Atomics.store(words, I_WRITE, next);
     this.floats[F_WRITTEN]++;
@@ -193,7 +220,6 @@ export class DatagramRing {
       Atomics.store(words, I_WAITING, 0);
       Atomics.notify(words, I_WRITE);
     }
-    return true;
   }
 
   // ---------------------------------------------------------------------------------

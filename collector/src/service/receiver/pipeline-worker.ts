@@ -50,6 +50,7 @@ const pipeline = new ReceivePipeline(data.pipeline, new DatagramRing(data.ring),
 const receiver = new ThreadedUdpListener({
   listen: data.listen,
   receiveBufferBytes: data.receiveBufferBytes,
+  receiver: data.receiver,
   allowlist: new ExporterAllowlist(data.exporters),
   ringBytes: data.datagramRingBytes ?? data.ring.byteLength,
   onMessage: (message, address, port, receivedAt) => {

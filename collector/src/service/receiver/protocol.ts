@@ -35,6 +35,9 @@ export interface PipelineSnapshot {
   droppedRecords: number;
 }
 
+/** "native": recvmmsg batches (collector/native); "node": node:dgram. */
+export type ReceiverKind = 'native' | 'node';
+
 export interface ReceiverWorkerData {
   /** DatagramRing.buffer. */
   ring: SharedArrayBuffer;
@@ -42,6 +45,8 @@ export interface ReceiverWorkerData {
   counters: SharedArrayBuffer;
   listen: ListenAddress[];
   receiveBufferBytes: number;
+  /** How the sockets are read: the batched native receiver (native-udp.ts) or node:dgram. */
+  receiver: ReceiverKind;
   /** Allowlist prefixes (the worker builds its own ExporterAllowlist). */
   exporters: string[];
   /** Set: "flows" mode (pipeline-worker.ts decodes and attributes); absent: the ring carries datagrams. */
@@ -59,6 +64,9 @@ export const COUNTER_DECODED = 3;
 export const COUNTER_DECODED_BYTES = 4;
 /** Flows mode: datagrams the receive thread could not put in the datagram ring (full). */
 export const COUNTER_DATAGRAM_RING_DROPS = 5;
+/** Native receiver: datagrams cut short (cannot happen: a slot holds 64 KiB) and receive errors. */
+export const COUNTER_TRUNCATED = 6;
+export const COUNTER_RECEIVE_ERRORS = 7;
 export const COUNTER_SLOTS = 8;
 
 export type MainToWorker =

@@ -10,21 +10,31 @@
  * (datagram-ring.ts), which absorbs the main thread's pauses. Its heap holds almost
  * nothing, so its own GC pauses are short.
  *
+ * Two ways to read the sockets (ReceiverWorkerData.receiver): "native", the batched
+ * receiver (native-udp.ts: recvmmsg, up to 64 datagrams per system call, laid out as ring
+ * records, then one copy each), or "node", node:dgram's callback per datagram. With the
+ * native one this thread blocks in poll() for at most NATIVE_POLL_MS at a time, and gives
+ * its event loop a turn every NATIVE_SLICE_MS (the stop message, the senders timer).
+ *
  * Counts (datagrams and bytes received, not allowed) live in a SharedArrayBuffer the main
  * thread reads; ring-full drops are counted by the ring. The not-allowed senders (bounded)
- * are posted when they change. On {type:'stop'} it closes the sockets, posts 'stopped'
- * (everything received is in the ring by then) and exits.
+ * are posted when they change. On {type:'stop'} it closes the sockets (the native receiver
+ * first reads what is already queued on them), posts 'stopped' (everything received is in
+ * the ring by then) and exits.
  */
 import type dgram from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ExporterAllowlist } from '../exporter-allowlist.js';
-import { MAX_TRACKED_SENDERS, openUdpSocket } from '../udp-listener.js';
-import { senderAddressOf, type SenderAddress } from './address-text.js';
-import { DatagramRing } from './datagram-ring.js';
+import { type BoundSocket, MAX_TRACKED_SENDERS, openUdpSocket } from '../udp-listener.js';
+import { formatSenderAddress, senderAddressOf, type SenderAddress } from './address-text.js';
+import { DatagramRing, RECORD_HEADER_BYTES } from './datagram-ring.js';
+import { NativeUdpSockets } from './native-udp.js';
 import {
   COUNTER_NOT_ALLOWED,
+  COUNTER_RECEIVE_ERRORS,
   COUNTER_RECEIVED,
   COUNTER_RECEIVED_BYTES,
+  COUNTER_TRUNCATED,
   type MainToWorker,
   type ReceiverWorkerData,
   type WorkerToMain,
@@ -100,18 +110,105 @@ function postSenders(): void {
   post({ type: 'senders', senders: [...notAllowedSenders] });
 }
 
+// ---------------------------------------------------------------------------------
+// The native receiver: batches of records, checked and copied into the ring.
+
+/** Longest wait in poll() per call: bounds how late a stop message is seen while idle. */
+const NATIVE_POLL_MS = 20;
+/** The event loop gets a turn at least this often while datagrams keep coming. */
+const NATIVE_SLICE_MS = 50;
+
+let native: NativeUdpSockets | null = null;
+let nativeStopping = false;
+/**
+ * Per sender: its text when it is not allowed, '' when it is. IPv4 keyed by the address as
+ * a number (no string per datagram), IPv6 by its text. Bounded (spoofing).
+ */
+const nativeSenders4 = new Map<number, string>();
+const nativeSenders6 = new Map<string, string>();
+
+function nativeSenderVerdict(batch: Uint8Array, addressAt: number, family: 4 | 6): string {
+  const text = formatSenderAddress(family, batch, addressAt);
+  const verdict = allowlist.allows(text) ? '' : text;
+  if (family === 4) {
+    if (nativeSenders4.size >= SENDER_CACHE_LIMIT) nativeSenders4.clear();
+    nativeSenders4.set(((batch[addressAt] << 24) | (batch[addressAt + 1] << 16) | (batch[addressAt + 2] << 8) | batch[addressAt + 3]) >>> 0, verdict);
+  } else {
+    if (nativeSenders6.size >= SENDER_CACHE_LIMIT) nativeSenders6.clear();
+    nativeSenders6.set(text, verdict);
+  }
+  return verdict;
+}
+
+/** Check and copy the records of one batch into the ring. */
+function deliverBatch(batch: Uint8Array, used: number): void {
+  for (let at = 0; at < used; ) {
+    const length = batch[at] | (batch[at + 1] << 8) | (batch[at + 2] << 16) | (batch[at + 3] << 24);
+    const family = batch[at + 6] as 4 | 6;
+    counters[COUNTER_RECEIVED]++;
+    counters[COUNTER_RECEIVED_BYTES] += length;
+    const addressAt = at + 8;
+    let verdict =
+      family === 4
+        ? nativeSenders4.get(((batch[addressAt] << 24) | (batch[addressAt + 1] << 16) | (batch[addressAt + 2] << 8) | batch[addressAt + 3]) >>> 0)
+        : nativeSenders6.get(formatSenderAddress(6, batch, addressAt));
+    if (verdict === undefined) verdict = nativeSenderVerdict(batch, addressAt, family);
+    // A refused write (ring full) is counted by the ring: the main thread reads it as a drop.
+    if (verdict === '') ring.tryWriteRecord(batch, at);
+    else notAllowed(verdict);
+    at += RECORD_HEADER_BYTES + ((length + 7) & ~7);
+  }
+}
+
+/** Receive for a slice of time, then let the event loop run, then again (until stop). */
+function pumpNative(): void {
+  const sockets = native;
+  if (sockets === null || nativeStopping) return;
+  const sliceEnd = Date.now() + NATIVE_SLICE_MS;
+  do {
+    const used = sockets.receive(NATIVE_POLL_MS);
+    if (used > 0) deliverBatch(sockets.batch, used);
+  } while (Date.now() < sliceEnd);
+  counters[COUNTER_TRUNCATED] = sockets.stats[0];
+  counters[COUNTER_RECEIVE_ERRORS] = sockets.stats[1];
+  setImmediate(pumpNative);
+}
+
+/** Stop: take what is already queued on the sockets, then close them. */
+function closeNative(): void {
+  const sockets = native;
+  if (sockets === null) return;
+  nativeStopping = true;
+  native = null;
+  for (let used = sockets.receive(0); used > 0; used = sockets.receive(0)) deliverBatch(sockets.batch, used);
+  counters[COUNTER_TRUNCATED] = sockets.stats[0];
+  counters[COUNTER_RECEIVE_ERRORS] = sockets.stats[1];
+  sockets.close();
+}
+
 async function closeSockets(): Promise<void> {
+  closeNative();
   await Promise.all(sockets.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
 }
 
-async function start(): Promise<void> {
+async function openSockets(): Promise<BoundSocket[]> {
+  if (data.receiver === 'native') {
+    native = NativeUdpSockets.open(data.listen, data.receiveBufferBytes);
+    return native.bound;
+  }
   const bound = [];
+  for (const addr of data.listen) {
+    const opened = await openUdpSocket(addr, data.receiveBufferBytes, onDatagram);
+    sockets.push(opened.socket);
+    bound.push(opened.bound);
+  }
+  return bound;
+}
+
+async function start(): Promise<void> {
+  let bound: BoundSocket[];
   try {
-    for (const addr of data.listen) {
-      const opened = await openUdpSocket(addr, data.receiveBufferBytes, onDatagram);
-      sockets.push(opened.socket);
-      bound.push(opened.bound);
-    }
+    bound = await openSockets();
   } catch (e) {
     await closeSockets();
     const error = e as NodeJS.ErrnoException;
@@ -123,6 +220,7 @@ async function start(): Promise<void> {
     if (sendersChanged) postSenders();
   }, SENDERS_POST_MS);
   post({ type: 'bound', bound });
+  if (native !== null) setImmediate(pumpNative);
 }
 
 async function stop(): Promise<void> {

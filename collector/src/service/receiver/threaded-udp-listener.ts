@@ -43,10 +43,12 @@ import {
   type MainToWorker,
   type PipelineConfig,
   type PipelineSnapshot,
+  type ReceiverKind,
   type ReceiverWorkerData,
   type WorkerToMain,
 } from './protocol.js';
 import type { HolderLookupTables } from '../../attribution/holder-lookup.js';
+import { resolveReceiver } from './native-udp.js';
 import { startWorker } from './ts-worker.js';
 
 export interface ThreadedUdpListenerOptions {
@@ -56,6 +58,8 @@ export interface ThreadedUdpListenerOptions {
   allowlist: ExporterAllowlist;
   /** Ring between the receive thread and this one, in bytes (records take 32 + payload rounded up to 8). */
   ringBytes: number;
+  /** How the receive thread reads the sockets (native-udp.ts); default: native where it loads. */
+  receiver?: ReceiverKind;
   /**
    * Datagrams mode: each datagram. `message` is valid only during the call: copy what must
    * outlive it. Not called in flows mode.
@@ -156,7 +160,11 @@ export class ThreadedUdpListener {
   private onDrained: (() => void) | null = null;
   private onStopped: (() => void) | null = null;
 
+  /** How the receive thread reads the sockets. */
+  readonly receiver: ReceiverKind;
+
   constructor(private readonly options: ThreadedUdpListenerOptions) {
+    this.receiver = options.receiver ?? resolveReceiver('auto').kind;
     this.maxPerTurn = Math.max(1, options.maxDatagramsPerTurn ?? 2000);
     this.maxMs = Math.max(0.1, options.maxMsPerTurn ?? 4);
     this.pollMs = Math.max(0, options.pollMs ?? 1);
@@ -216,6 +224,7 @@ export class ThreadedUdpListener {
       counters: countersBuffer,
       listen: this.options.listen.map((a) => ({ host: a.host, port: a.port })),
       receiveBufferBytes: this.options.receiveBufferBytes,
+      receiver: this.receiver,
       exporters: [...this.options.allowlist.prefixes],
       ...(this.options.pipeline ? { pipeline: this.options.pipeline(), datagramRingBytes: this.options.ringBytes } : {}),
     };
