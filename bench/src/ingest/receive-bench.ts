@@ -6,7 +6,7 @@
  * stalls with the CPU not saturated (bench/RESULTS.md, "Ingestion").
  *
  *   npx tsx bench/src/ingest/receive-bench.ts [--rate 40000] [--seconds 10] [--pause-ms 150]
- *       [--pause-every-ms 1000] [--pause wait|busy|alloc] [--listeners main,threaded] [--runs 3]
+ *       [--pause-every-ms 1000] [--pause wait|busy|alloc] [--listeners main,threaded,native] [--runs 3]
  *       [--ring-bytes 67108864] [--poll-ms 1] [--receive-buffer 33554432] [--receiver-cpus 0] [--sender-cpus 1] [--no-pin]
  *
  * Per run and listener: a fresh receiver process (this file, `--role receiver`) listens on
@@ -40,7 +40,8 @@ import type { SenderReport } from './sender.js';
 const THIS_FILE = fileURLToPath(import.meta.url);
 const SENDER_SCRIPT = path.join(REPO_ROOT, 'bench/src/ingest/sender.ts');
 
-type ListenerKind = 'main' | 'threaded';
+/** main: UdpListener; threaded: ThreadedUdpListener with node:dgram; native: with the native batched receiver. */
+type ListenerKind = 'main' | 'threaded' | 'native';
 
 interface ReceiverResult {
   type: 'result';
@@ -63,7 +64,7 @@ const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'bench' },
     listener: { type: 'string', default: 'threaded' },
-    listeners: { type: 'string', default: 'main,threaded' },
+    listeners: { type: 'string', default: 'main,threaded,native' },
     rate: { type: 'string', default: '40000' },
     seconds: { type: 'string', default: '10' },
     'pause-ms': { type: 'string', default: '150' },
@@ -104,7 +105,7 @@ function cpuSeconds(): { total: number; system: number } {
 
 async function receiver(): Promise<void> {
   const kind = values.listener as ListenerKind;
-  if (kind !== 'main' && kind !== 'threaded') throw new Error('--listener main|threaded');
+  if (kind !== 'main' && kind !== 'threaded' && kind !== 'native') throw new Error('--listener main|threaded|native');
   const pauseMs = num('pause-ms');
   const everyMs = num('pause-every-ms');
   const pauseKind = String(values.pause);
@@ -122,6 +123,7 @@ async function receiver(): Promise<void> {
       : new ThreadedUdpListener({
           ...common,
           ringBytes: num('ring-bytes'),
+          receiver: kind === 'native' ? 'native' : 'node',
           pollMs: num('poll-ms'),
           onMessage,
           onError: (e) => {
@@ -278,7 +280,7 @@ async function bench(): Promise<void> {
     const per1M = rs.map((r) => (r.cpuSeconds / r.received) * 1e6);
     const main1M = rs.map((r) => (r.mainThreadCpuSeconds / r.received) * 1e6);
     console.log(
-      `| ${kind === 'main' ? 'UdpListener' : 'ThreadedUdpListener'} | ${rs.length} | ${median(rs.map((r) => r.sent))} | ${median(rs.map((r) => r.lost))} | ${median(rs.map((r) => (100 * r.lost) / r.sent)).toFixed(2)}% | ${rs.map((r) => r.lost).join(', ')} | ${rs.map((r) => r.kernelDrops).join(', ')} | ${rs.map((r) => r.ringDrops).join(', ')} | ${median(per1M).toFixed(2)} | ${median(main1M).toFixed(2)} |`,
+      `| ${kind === 'main' ? 'UdpListener' : kind === 'threaded' ? 'ThreadedUdpListener (node:dgram)' : 'ThreadedUdpListener (native)'} | ${rs.length} | ${median(rs.map((r) => r.sent))} | ${median(rs.map((r) => r.lost))} | ${median(rs.map((r) => (100 * r.lost) / r.sent)).toFixed(2)}% | ${rs.map((r) => r.lost).join(', ')} | ${rs.map((r) => r.kernelDrops).join(', ')} | ${rs.map((r) => r.ringDrops).join(', ')} | ${median(per1M).toFixed(2)} | ${median(main1M).toFixed(2)} |`,
     );
   }
 }

@@ -21,7 +21,7 @@ import type { ReceiverKind } from './protocol.js';
 /** The compiled module's surface (see udp_batch.c for the contract). */
 interface UdpBatchModule {
   open(family: 4 | 6, address: Uint8Array, port: number, receiveBufferBytes: number): [fd: number, port: number, receiveBufferBytes: number];
-  receive(fds: Int32Array, out: Uint8Array, timeoutMs: number, stats: Float64Array): number;
+  receive(fds: Int32Array, out: Uint8Array, timeoutMs: number, stats: Float64Array, gatherUs: number): number;
   close(fd: number): void;
   readonly SLOT_BYTES: number;
   readonly BATCH: number;
@@ -113,10 +113,14 @@ export class NativeUdpSockets {
     return sockets;
   }
 
-  /** Wait up to `timeoutMs` (0: not at all) for datagrams; returns the bytes of records in `batch`. */
-  receive(timeoutMs: number): number {
+  /**
+   * Wait up to `timeoutMs` (0: not at all) for datagrams, let more gather for `gatherUs`
+   * once some are there (fewer wake-ups, bigger batches), read them; returns the bytes of
+   * records in `batch`.
+   */
+  receive(timeoutMs: number, gatherUs = 0): number {
     if (this.fds.length === 0) return 0;
-    return this.native.receive(this.fds, this.batch, timeoutMs, this.stats);
+    return this.native.receive(this.fds, this.batch, timeoutMs, this.stats, gatherUs);
   }
 
   close(): void {
