@@ -16,6 +16,7 @@ declare -A wanted=(
   [redis-server]=redis-server             # hot aggregates and job queues
   [pg_ctlcluster]=postgresql              # system of record
   [docker-compose]=docker-compose         # validates docker/compose.yaml (no engine needed)
+  [cc]=gcc                                # builds the collector's native UDP receiver (collector/native)
 )
 
 missing=()
@@ -24,6 +25,11 @@ for bin in "${!wanted[@]}"; do
     missing+=("${wanted[$bin]}")
   fi
 done
+
+# The C library's headers, for the same build (gcc only recommends them).
+if ! dpkg -s libc6-dev >/dev/null 2>&1; then
+  missing+=(libc6-dev)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
