@@ -54,7 +54,7 @@ import { type Child, onLines, processTreeCpuSeconds, REPO_ROOT, sleep, startChil
 import type { SenderReport } from './sender.js';
 import { benchSubscribers, RECORDS_PER_MESSAGE, subscribersCsv } from './traffic.js';
 
-export const COLLECTOR_IDS = ['ours', 'ours-x2', 'ours-2core', 'ours-pt', 'ours-pt-2core', 'nfcapd', 'nfcapd-2core', 'nfacctd', 'nfacctd-2core', 'node-netflowv9', 'node-netflowv9-2core'] as const;
+export const COLLECTOR_IDS = ['ours', 'ours-x2', 'ours-2core', 'ours-pt', 'ours-pt-2core', 'ours-dgram', 'ours-dgram-2core', 'nfcapd', 'nfcapd-2core', 'nfacctd', 'nfacctd-2core', 'node-netflowv9', 'node-netflowv9-2core'] as const;
 /**
  * One of COLLECTOR_IDS; ours' ids may carry `@<ms>`, the push interval of that variant
  * (COLLECTOR_PUSH_INTERVAL_MS; without it, `--push-ms`), e.g. `ours@1000`.
@@ -230,6 +230,11 @@ function specFor(id: CollectorId, ours: OursEnvironment | null, defaultPushMs: n
       return { ...oursSpec(env!, { shards: 1, cores: 'one', env: { COLLECTOR_PIPELINE_THREAD: 'true' } }), id };
     case 'ours-pt-2core':
       return { ...oursSpec(env!, { shards: 1, cores: 'both', env: { COLLECTOR_PIPELINE_THREAD: 'true' } }), id };
+    // COLLECTOR_RECEIVER=node: the receive thread reads with node:dgram, not the native receiver.
+    case 'ours-dgram':
+      return { ...oursSpec(env!, { shards: 1, cores: 'one', env: { COLLECTOR_RECEIVER: 'node' } }), id };
+    case 'ours-dgram-2core':
+      return { ...oursSpec(env!, { shards: 1, cores: 'both', env: { COLLECTOR_RECEIVER: 'node' } }), id };
     case 'nfcapd':
       return nfcapdSpec('one');
     case 'nfcapd-2core':

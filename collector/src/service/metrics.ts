@@ -11,7 +11,7 @@ import type { UdpListenerStats } from './udp-listener.js';
 /** The receive thread's ring (receiver/threaded-udp-listener.ts), when the collector uses one. */
 export interface ReceiveRingSource {
   /** Ring size, bytes in use now, datagrams dropped because it was full. */
-  ringStats(): { capacityBytes: number; usedBytes: number; drops: number } | null;
+  ringStats(): { capacityBytes: number; usedBytes: number; drops: number; truncated: number; receiveErrors: number } | null;
   /** Most bytes in use since the previous call. */
   takePeakUsedBytes(): number;
 }
@@ -90,9 +90,21 @@ export function registerCollectorMetrics(registry: Registry, src: CollectorMetri
       this.reset();
       this.inc({ reason: 'exporter-not-allowed' }, src.listenerStats().notAllowed);
       const ring = src.receiveRing?.()?.ringStats();
-      if (ring) this.inc({ reason: 'ring-full' }, ring.drops);
+      if (ring) {
+        this.inc({ reason: 'ring-full' }, ring.drops);
+        this.inc({ reason: 'truncated' }, ring.truncated);
+      }
       const socketDrops = src.socketDrops?.();
       if (socketDrops !== undefined && socketDrops !== null) this.inc({ reason: 'socket-buffer-full' }, socketDrops);
+    },
+  });
+  new Counter({
+    name: 'flowbill_udp_receive_errors_total',
+    help: 'Errors a receive call reported on a socket (ICMP errors and the like; the socket keeps receiving)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(src.receiveRing?.()?.ringStats()?.receiveErrors ?? 0);
     },
   });
   if (src.receiveRing?.()) {

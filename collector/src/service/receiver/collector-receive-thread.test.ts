@@ -66,6 +66,9 @@ describe('collector service: receive thread', () => {
     const [bound] = await s.start();
     try {
       expect(logs.join('\n')).toMatch(/listening on udp 127\.0\.0\.1:\d+ .*\n.*ring of 2097152 bytes \(2 MiB\)/);
+      // COLLECTOR_RECEIVER=auto, and the module is built (scripts/test.sh requires it).
+      expect((s.listener as ThreadedUdpListener).receiver).toBe('native');
+      expect(logs).toContain('receiving with the native batched receiver (recvmmsg)');
       // Not NetFlow: each is counted by the decoder as an error of its exporter.
       await send(bound.port, [Buffer.from([0, 99, 1, 2]), Buffer.from([0, 99, 3, 4])]);
       await until(() => s.decoderStats().reduce((n, e) => n + e.messages, 0) === 2);
@@ -76,6 +79,8 @@ describe('collector service: receive thread', () => {
       expect(text).toContain('flowbill_udp_ring_size_bytes 2097152');
       expect(text).toMatch(/flowbill_udp_ring_fill_ratio 0\b/);
       expect(text).toMatch(/flowbill_udp_ring_peak_fill_ratio [\d.e-]+/);
+      expect(text).toContain('flowbill_udp_dropped_total{reason="truncated"} 0');
+      expect(text).toContain('flowbill_udp_receive_errors_total 0');
 
       await (s.listener as ThreadedUdpListener).workerForTests!.terminate();
       await until(() => fatal.length > 0);
@@ -84,6 +89,24 @@ describe('collector service: receive thread', () => {
     } finally {
       await s.stop();
     }
+  });
+
+  it('COLLECTOR_RECEIVER=node reads the sockets with node:dgram in the receive thread, and says so', async () => {
+    const { s, logs } = service({ COLLECTOR_RECEIVER: 'node' });
+    expect((s.listener as ThreadedUdpListener).receiver).toBe('node');
+    const [bound] = await s.start();
+    try {
+      expect(logs).toContain('receiving with node:dgram (COLLECTOR_RECEIVER=node)');
+      await send(bound.port, [Buffer.from([0, 99, 1, 2])]);
+      await until(() => s.decoderStats().length === 1);
+      expect(s.decoderStats()).toEqual([expect.objectContaining({ messages: 1 })]);
+    } finally {
+      await s.stop();
+    }
+  });
+
+  it('a COLLECTOR_RECEIVER that is not auto, native or node stops start-up naming it', () => {
+    expect(() => loadCollectorConfig({ COLLECTOR_RECEIVER: 'fast' })).toThrow(/COLLECTOR_RECEIVER.*expected auto, native or node/);
   });
 
   it('COLLECTOR_RECEIVE_THREAD=false receives on the main thread, without ring metrics', async () => {

@@ -58,9 +58,9 @@ export type ReceiverChoice = 'auto' | ReceiverKind;
  * The receiver to use, and a line for the log saying which and why. Throws when "native"
  * is asked for and cannot be used (a configuration that cannot be honoured stops start-up).
  */
-export function resolveReceiver(choice: ReceiverChoice): { kind: ReceiverKind; note: string } {
+export function resolveReceiver(choice: ReceiverChoice, load: () => { module: unknown } | { error: string } = loadNativeUdp): { kind: ReceiverKind; note: string } {
   if (choice === 'node') return { kind: 'node', note: 'receiving with node:dgram (COLLECTOR_RECEIVER=node)' };
-  const found = loadNativeUdp();
+  const found = load();
   if ('module' in found) return { kind: 'native', note: 'receiving with the native batched receiver (recvmmsg)' };
   if (choice === 'native') throw new Error(`COLLECTOR_RECEIVER=native: ${found.error}`);
   return { kind: 'node', note: `receiving with node:dgram, slower: ${found.error}` };

@@ -26,7 +26,9 @@ import {
   COUNTER_DECODED,
   COUNTER_DECODED_BYTES,
   COUNTER_NOT_ALLOWED,
+  COUNTER_RECEIVE_ERRORS,
   COUNTER_RECEIVED,
+  COUNTER_TRUNCATED,
   type MainToWorker,
   PIPELINE_SNAPSHOT_MS,
   type ReceiverWorkerData,
@@ -68,6 +70,8 @@ function copyCounts(): void {
   if (ring !== null) {
     counters[COUNTER_RECEIVED] = ring.received;
     counters[COUNTER_DATAGRAM_RING_DROPS] = ring.drops;
+    counters[COUNTER_TRUNCATED] = ring.truncated;
+    counters[COUNTER_RECEIVE_ERRORS] = ring.receiveErrors;
   }
   counters[COUNTER_NOT_ALLOWED] = receiver.stats.notAllowed;
   const senders = [...receiver.stats.notAllowedSenders];

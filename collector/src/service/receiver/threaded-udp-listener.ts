@@ -38,8 +38,10 @@ import {
   COUNTER_DECODED,
   COUNTER_DECODED_BYTES,
   COUNTER_NOT_ALLOWED,
+  COUNTER_RECEIVE_ERRORS,
   COUNTER_RECEIVED,
   COUNTER_SLOTS,
+  COUNTER_TRUNCATED,
   type MainToWorker,
   type PipelineConfig,
   type PipelineSnapshot,
@@ -103,6 +105,10 @@ export interface ReceiveRingStats {
   drops: number;
   /** Datagrams the receive thread got, allowed or not. */
   received: number;
+  /** Native receiver: datagrams cut short (dropped; cannot happen with its 64 KiB slots). */
+  truncated: number;
+  /** Native receiver: errors reported by a receive call (ICMP errors on the socket and the like; nothing is lost). */
+  receiveErrors: number;
 }
 
 /** Stats with UdpListener's names: datagrams and bytes delivered, not-allowed from the thread. */
@@ -188,7 +194,8 @@ export class ThreadedUdpListener {
   ringStats(): ReceiveRingStats | null {
     const ring = this.ring;
     if (ring === null) return null;
-    return { capacityBytes: ring.capacity, usedBytes: ring.usedBytes(), drops: this.ringDrops, received: this.counters![COUNTER_RECEIVED] };
+    const c = this.counters!;
+    return { capacityBytes: ring.capacity, usedBytes: ring.usedBytes(), drops: this.ringDrops, received: c[COUNTER_RECEIVED], truncated: c[COUNTER_TRUNCATED], receiveErrors: c[COUNTER_RECEIVE_ERRORS] };
   }
 
   /**
