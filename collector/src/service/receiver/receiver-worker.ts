@@ -122,27 +122,61 @@ const NATIVE_SLICE_MS = 50;
  * why). Overridable for benchmarks (FLOWBILL_NATIVE_GATHER_US); 1 ms of traffic at 100k
  * datagrams/s is about 250 KiB of socket buffer.
  */
-const NATIVE_GATHER_US = Number(process.env.FLOWBILL_NATIVE_GATHER_US ?? 1000);
+const NATIVE_GATHER_US = gatherMicroseconds(process.env.FLOWBILL_NATIVE_GATHER_US);
+/** A stop reads what is queued on the sockets for at most this long (senders may not stop). */
+const NATIVE_STOP_DRAIN_MS = 200;
+
+function gatherMicroseconds(text: string | undefined): number {
+  if (text === undefined) return 1000;
+  const us = Number(text);
+  if (!Number.isInteger(us) || us < 0 || us > 100_000) throw new Error(`FLOWBILL_NATIVE_GATHER_US must be an integer from 0 to 100000, got "${text}"`);
+  return us;
+}
 
 let native: NativeUdpSockets | null = null;
 let nativeStopping = false;
 /**
  * Per sender: its text when it is not allowed, '' when it is. IPv4 keyed by the address as
- * a number (no string per datagram), IPv6 by its text. Bounded (spoofing).
+ * a number, IPv6 by its text. Bounded (spoofing). Routers send in bursts, so the last
+ * sender's address and verdict are kept too: most datagrams need neither map nor string.
  */
 const nativeSenders4 = new Map<number, string>();
 const nativeSenders6 = new Map<string, string>();
+const lastSender = new Uint8Array(16);
+let lastFamily = 0;
+let lastVerdict = '';
 
+function ipv4Key(batch: Uint8Array, addressAt: number): number {
+  return ((batch[addressAt] << 24) | (batch[addressAt + 1] << 16) | (batch[addressAt + 2] << 8) | batch[addressAt + 3]) >>> 0;
+}
+
+/** '' when the sender at `addressAt` may send, else its text (for the not-allowed list). */
 function nativeSenderVerdict(batch: Uint8Array, addressAt: number, family: 4 | 6): string {
-  const text = formatSenderAddress(family, batch, addressAt);
-  const verdict = allowlist.allows(text) ? '' : text;
-  if (family === 4) {
-    if (nativeSenders4.size >= SENDER_CACHE_LIMIT) nativeSenders4.clear();
-    nativeSenders4.set(((batch[addressAt] << 24) | (batch[addressAt + 1] << 16) | (batch[addressAt + 2] << 8) | batch[addressAt + 3]) >>> 0, verdict);
-  } else {
-    if (nativeSenders6.size >= SENDER_CACHE_LIMIT) nativeSenders6.clear();
-    nativeSenders6.set(text, verdict);
+  if (family === lastFamily) {
+    let same = true;
+    for (let i = 0; i < 16; i++) {
+      if (batch[addressAt + i] !== lastSender[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return lastVerdict;
   }
+  let verdict = family === 4 ? nativeSenders4.get(ipv4Key(batch, addressAt)) : nativeSenders6.get(formatSenderAddress(6, batch, addressAt));
+  if (verdict === undefined) {
+    const text = formatSenderAddress(family, batch, addressAt);
+    verdict = allowlist.allows(text) ? '' : text;
+    if (family === 4) {
+      if (nativeSenders4.size >= SENDER_CACHE_LIMIT) nativeSenders4.clear();
+      nativeSenders4.set(ipv4Key(batch, addressAt), verdict);
+    } else {
+      if (nativeSenders6.size >= SENDER_CACHE_LIMIT) nativeSenders6.clear();
+      nativeSenders6.set(text, verdict);
+    }
+  }
+  lastSender.set(batch.subarray(addressAt, addressAt + 16));
+  lastFamily = family;
+  lastVerdict = verdict;
   return verdict;
 }
 
@@ -153,12 +187,7 @@ function deliverBatch(batch: Uint8Array, used: number): void {
     const family = batch[at + 6] as 4 | 6;
     counters[COUNTER_RECEIVED]++;
     counters[COUNTER_RECEIVED_BYTES] += length;
-    const addressAt = at + 8;
-    let verdict =
-      family === 4
-        ? nativeSenders4.get(((batch[addressAt] << 24) | (batch[addressAt + 1] << 16) | (batch[addressAt + 2] << 8) | batch[addressAt + 3]) >>> 0)
-        : nativeSenders6.get(formatSenderAddress(6, batch, addressAt));
-    if (verdict === undefined) verdict = nativeSenderVerdict(batch, addressAt, family);
+    const verdict = nativeSenderVerdict(batch, at + 8, family);
     // A refused write (ring full) is counted by the ring: the main thread reads it as a drop.
     if (verdict === '') ring.tryWriteRecord(batch, at);
     else notAllowed(verdict);
@@ -186,7 +215,8 @@ function closeNative(): void {
   if (sockets === null) return;
   nativeStopping = true;
   native = null;
-  for (let used = sockets.receive(0); used > 0; used = sockets.receive(0)) deliverBatch(sockets.batch, used);
+  const until = Date.now() + NATIVE_STOP_DRAIN_MS;
+  for (let used = sockets.receive(0); used > 0; used = Date.now() < until ? sockets.receive(0) : 0) deliverBatch(sockets.batch, used);
   counters[COUNTER_TRUNCATED] = sockets.stats[0];
   counters[COUNTER_RECEIVE_ERRORS] = sockets.stats[1];
   sockets.close();
