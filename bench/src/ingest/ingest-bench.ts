@@ -535,7 +535,7 @@ export function formatHeader(report: IngestBenchReport): string {
   return (
     `Machine: nproc ${m.nproc} (${m.cpuModel}), Node ${m.node}, Linux${kernel}${rmem}; ${m.date}; load average ${load(m.loadAverageBefore)} before, ${load(m.loadAverageAfter)} after\n` +
     `Steps: ${o.seconds} s each after ${o.warmupSeconds} s of warm-up, ${o.senders} sender(s) pinned to ${o.senderCpus ?? 'no CPU'}, one-core collectors pinned to ${o.oneCoreCpus ?? 'no CPU'}; ` +
-    `${o.subscribers} subscribers; ours push interval ${o.pushIntervalMs} ms unless @MS`
+    `${o.subscribers} subscribers; ours push interval ${o.pushIntervalMs} ms unless @MS; receive buffer asked for ${o.receiveBufferBytes ?? DEFAULT_OPTIONS.receiveBufferBytes} bytes`
   );
 }
 
@@ -613,6 +613,10 @@ const HELP = `ingest-bench: end-to-end accounted records/s and loss of UDP NetFl
   --loss-target F     passing loss (default 0.001 = 0.1%)
   --warmup S          seconds of uncounted warm-up traffic (another exporter address, at
                       min(rate, 10k) msg/s) before each measured step (default 3; 0 = none)
+  --receive-buffer B  socket receive buffer every collector asks for (default 33554432: ours'
+                      COLLECTOR_RECEIVE_BUFFER_BYTES, nfcapd's -B, ...); the kernel caps it at
+                      net.core.rmem_max except for ours' native receiver run as root
+                      (SO_RCVBUFFORCE), so e.g. 4194304 here gives all the same buffer
   --profile DIR       run ours with node --cpu-prof into DIR
   --node-flag FLAG    extra node flag for ours (repeatable), e.g. --max-semi-space-size=64
   --quick             smoke run: 2k msg/s for 2 s, ours and node-netflowv9 unless --collectors
@@ -635,6 +639,7 @@ async function main(): Promise<void> {
       'loss-target': { type: 'string' },
       warmup: { type: 'string' },
       profile: { type: 'string' },
+      'receive-buffer': { type: 'string' },
       'node-flag': { type: 'string', multiple: true },
       quick: { type: 'boolean', default: false },
       json: { type: 'string' },
@@ -670,7 +675,9 @@ async function main(): Promise<void> {
     warmupSeconds: values.warmup !== undefined ? Number(values.warmup) : quick ? 1 : DEFAULT_OPTIONS.warmupSeconds,
     profileDir: values.profile,
     nodeFlags: values['node-flag'],
+    receiveBufferBytes: values['receive-buffer'] !== undefined ? Number(values['receive-buffer']) : DEFAULT_OPTIONS.receiveBufferBytes,
   };
+  if (!Number.isInteger(options.receiveBufferBytes) || options.receiveBufferBytes < 65536) throw new Error('--receive-buffer: an integer number of bytes >= 65536');
   const cpuCount = os.availableParallelism();
   if (pin && cpuCount < 2) {
     options.oneCoreCpus = null;
