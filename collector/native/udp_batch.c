@@ -87,14 +87,19 @@ static int get_uint8_array(napi_env env, napi_value value, uint8_t **data, size_
   return 1;
 }
 
-static napi_value Open(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 4) {
-    napi_throw_type_error(env, NULL, "open(family, address, port, receiveBufferBytes)");
-    return NULL;
+/* The call's arguments into argv; exactly `expected` of them, else a TypeError naming `usage`. */
+static int get_args(napi_env env, napi_callback_info info, size_t expected, napi_value *argv, const char *usage) {
+  size_t argc = expected;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != expected) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
   }
+  return 1;
+}
+
+static napi_value Open(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv, "open(family, address, port, receiveBufferBytes)")) return NULL;
   int32_t family, port, wanted;
   uint8_t *address;
   size_t address_length;
@@ -259,13 +264,8 @@ static int drain(int fd, uint8_t *out, size_t length, size_t *used, double *stat
 }
 
 static napi_value Receive(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 5) {
-    napi_throw_type_error(env, NULL, "receive(fds, out, timeoutMs, stats, gatherUs)");
-    return NULL;
-  }
+  if (!get_args(env, info, 5, argv, "receive(fds, out, timeoutMs, stats, gatherUs)")) return NULL;
   napi_typedarray_type type;
   size_t nfds, out_length, stats_length, offset;
   void *fds_data, *out_data, *stats_data;
@@ -329,12 +329,11 @@ static napi_value Receive(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (!get_args(env, info, 1, argv, "close(fd)")) return NULL;
   int32_t fd;
-  if (argc != 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
-    napi_throw_type_error(env, NULL, "close(fd)");
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+    napi_throw_type_error(env, NULL, "close(fd): fd must be a number");
     return NULL;
   }
   if (close(fd) != 0 && errno != EINTR) return throw_errno(env, errno, "close", NULL);

@@ -218,6 +218,24 @@ describe('native batched UDP receiver', () => {
     expect(() => open([{ host: '300.1.1.1', port: 0 }])).toThrow(/300\.1\.1\.1/);
   });
 
+  it('refuses bad arguments with a clear error instead of reading or writing wild memory', () => {
+    const found = loadNativeUdp();
+    if (!('module' in found)) throw new Error(found.error);
+    const m = found.module;
+    const stats = new Float64Array(2);
+    const out = new Uint8Array(m.SLOT_BYTES);
+    const call = (f: () => unknown) => expect(f);
+    call(() => (m.open as (...a: unknown[]) => unknown)(4, new Uint8Array(16), 0)).toThrow('open(family, address, port, receiveBufferBytes)');
+    call(() => m.open(5 as 4, new Uint8Array(16), 0, 0)).toThrow(/family must be 4 or 6/);
+    call(() => m.open(4, new Uint8Array(4), 0, 0)).toThrow(/16 bytes/);
+    call(() => m.open(4, new Uint8Array(16), 70000, 0)).toThrow(/port 0\.\.65535/);
+    call(() => m.receive(new Int32Array(0), out, 0, stats, 0)).toThrow(/1\.\.64 descriptors/);
+    call(() => m.receive(new Int32Array([0]), new Uint8Array(m.SLOT_BYTES - 1), 0, stats, 0)).toThrow(/at least SLOT_BYTES/);
+    call(() => m.receive(new Int32Array([0]), out, 0, new Float64Array(1), 0)).toThrow(/Float64Array of 2/);
+    call(() => m.receive(new Int32Array([0]), out, 0, stats, -1)).toThrow(/gatherUs must be/);
+    call(() => (m.close as (...a: unknown[]) => unknown)()).toThrow('close(fd)');
+  });
+
   it('receives nothing after close()', () => {
     const s = open([{ host: '127.0.0.1', port: 0 }]);
     s.close();
