@@ -204,7 +204,11 @@ static int drain(int fd, uint8_t *out, size_t length, size_t *used, double *stat
     int slots = (int)(room / SLOT_BYTES);
     if (slots <= 0) return 0;
     if (slots > BATCH) slots = BATCH;
-    /* Slots start at the next multiple of 8 (records are 8-aligned). */
+    /*
+     * *used is a multiple of 8 (records are padded to 8) and so is SLOT_BYTES: every slot,
+     * and every record moved down, starts 8-aligned. A record never overruns the next
+     * slot's payload: 32 + at most PAYLOAD_MAX bytes from at or below its own slot.
+     */
     size_t base = *used;
     for (int i = 0; i < slots; i++) {
       vectors[i].iov_base = out + base + (size_t)i * SLOT_BYTES + RECORD_HEADER_BYTES;
