@@ -151,6 +151,28 @@ describe('native batched UDP receiver', () => {
     }
   });
 
+  it('stops a call when its buffer is full and leaves the rest queued for the next one, none lost', async () => {
+    const sockets = open([{ host: '127.0.0.1', port: 0 }], 16 * 1024 * 1024);
+    const v4 = await senderSocket('udp4');
+    // 80 datagrams of 60,000 bytes: more than one call's buffer (64 + 8 slots of 64 KiB),
+    // little enough for a socket buffer capped at the usual net.core.rmem_max.
+    const count = 80;
+    for (let k = 0; k < count; k++) await sendFrom(v4, '127.0.0.1', sockets.bound[0].port, pattern(60_000, k));
+    v4.close();
+    const perCall: number[] = [];
+    const got: Got[] = [];
+    const end = Date.now() + 5000;
+    while (got.length < count && Date.now() < end) {
+      const batch = records(sockets.batch, sockets.receive(50));
+      if (batch.length > 0) perCall.push(batch.length);
+      got.push(...batch);
+    }
+    expect(got).toHaveLength(count);
+    expect(perCall.length).toBeGreaterThan(1);
+    expect(Math.max(...perCall)).toBeLessThan(count);
+    for (let k = 0; k < count; k++) if (!got[k].payload.equals(pattern(60_000, k))) throw new Error(`datagram ${k} differs`);
+  });
+
   it('returns nothing, without waiting, when nothing is queued and the timeout is 0', () => {
     const sockets = open([{ host: '127.0.0.1', port: 0 }]);
     expect(sockets.receive(0)).toBe(0);
