@@ -14,6 +14,8 @@ export interface ReceiveRingSource {
   ringStats(): { capacityBytes: number; usedBytes: number; drops: number; truncated: number; receiveErrors: number } | null;
   /** Most bytes in use since the previous call. */
   takePeakUsedBytes(): number;
+  /** How the receive thread reads the sockets (COLLECTOR_RECEIVER resolved): "native" or "node". */
+  readonly receiver: string;
 }
 
 export interface CollectorMetricSources {
@@ -108,6 +110,17 @@ export function registerCollectorMetrics(registry: Registry, src: CollectorMetri
     },
   });
   if (src.receiveRing?.()) {
+    new Gauge({
+      name: 'flowbill_udp_receiver',
+      help: 'How the receive thread reads the sockets: 1 for the receiver in use (native: recvmmsg batches; node: node:dgram, the fallback where the native module does not load)',
+      labelNames: ['receiver'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        const receiver = src.receiveRing?.()?.receiver;
+        if (receiver !== undefined) this.set({ receiver }, 1);
+      },
+    });
     new Gauge({
       name: 'flowbill_udp_ring_size_bytes',
       help: 'Size of the ring between the UDP receive thread and the pipeline (COLLECTOR_RING_BYTES)',

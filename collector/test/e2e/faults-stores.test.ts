@@ -56,8 +56,10 @@ describe('Redis kill -9 and restart mid-replay', () => {
       await expectCollectorGotEverything(collector, messages.length, messages.length * shape.recordsPerMessage);
       const lostClaim = await lostClaimReplies(pipeline, killedAtMs, restartedAtMs);
       await expectExactly(pipeline, messages, 'Redis restart', lostClaim === '' ? 60_000 : 150_000);
-      // The outage was real: both services saw Redis go away and retried.
-      expect(collector.log.slice(logMarks.collector)).toMatch(/push to Redis failed/);
+      // The outage was real: both services saw Redis go away and retried. The collector
+      // either had a push fail or, when no push fell in a short outage (pushes wait in the
+      // client's offline queue), saw its connection refused.
+      expect(collector.log.slice(logMarks.collector)).toMatch(/push to Redis failed|redis: .*ECONN(REFUSED|RESET)/);
       expect(flusher.log.slice(logMarks.flusher)).toMatch(/will retry/);
       expect(acceptedBefore.bytes > 0n, 'data was accepted before the kill').toBe(true);
       console.log(`[e2e] Redis kill -9 at message ${killedAt}/${messages.length}, down ${downMs} ms: ${formatTotals(expectedTotals(messages))} billed exactly${lostClaim}`);

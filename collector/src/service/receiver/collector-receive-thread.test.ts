@@ -81,6 +81,7 @@ describe('collector service: receive thread', () => {
       expect(text).toMatch(/flowbill_udp_ring_peak_fill_ratio [\d.e-]+/);
       expect(text).toContain('flowbill_udp_dropped_total{reason="truncated"} 0');
       expect(text).toContain('flowbill_udp_receive_errors_total 0');
+      expect(text).toContain('flowbill_udp_receiver{receiver="native"} 1');
 
       await (s.listener as ThreadedUdpListener).workerForTests!.terminate();
       await until(() => fatal.length > 0);
@@ -92,7 +93,7 @@ describe('collector service: receive thread', () => {
   });
 
   it('COLLECTOR_RECEIVER=node reads the sockets with node:dgram in the receive thread, and says so', async () => {
-    const { s, logs } = service({ COLLECTOR_RECEIVER: 'node' });
+    const { s, logs, registry } = service({ COLLECTOR_RECEIVER: 'node' });
     expect((s.listener as ThreadedUdpListener).receiver).toBe('node');
     const [bound] = await s.start();
     try {
@@ -100,6 +101,9 @@ describe('collector service: receive thread', () => {
       await send(bound.port, [Buffer.from([0, 99, 1, 2])]);
       await until(() => s.decoderStats().length === 1);
       expect(s.decoderStats()).toEqual([expect.objectContaining({ messages: 1 })]);
+      const text = await registry.metrics();
+      expect(text).toContain('flowbill_udp_receiver{receiver="node"} 1');
+      expect(text).not.toContain('receiver="native"');
     } finally {
       await s.stop();
     }
