@@ -8,9 +8,8 @@ import dgram from 'node:dgram';
 import { createTestDatabase, type TestDatabase } from '@flowbill/shared/testing/postgres';
 import { createRedisPrefix, type RedisPrefix } from '@flowbill/shared/testing/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CollectorService } from '../collector-service.js';
 import { loadCollectorConfig } from '../config.js';
-import { createRegistry } from '../metrics.js';
+import { testCollectorService, until } from '../testing-collector.js';
 import { UdpListener } from '../udp-listener.js';
 import { ThreadedUdpListener } from './threaded-udp-listener.js';
 
@@ -25,21 +24,8 @@ afterAll(async () => {
   await db?.drop();
 });
 
-function service(env: Record<string, string>, onFatal?: (e: Error) => void) {
-  const logs: string[] = [];
-  const registry = createRegistry();
-  const s = new CollectorService({
-    config: loadCollectorConfig({ COLLECTOR_LISTEN: '127.0.0.1:0', COLLECTOR_EXPORTERS: '127.0.0.1/32', COLLECTOR_ID: 'receive-thread-test', ...env }),
-    redis: redis.redis,
-    redisPrefix: redis.prefix,
-    pool: db.pool,
-    databaseUrl: db.url,
-    registry,
-    log: (m) => logs.push(m),
-    serveMetricsHttp: false,
-    ...(onFatal ? { onFatal } : {}),
-  });
-  return { s, logs, registry };
+function service(env: Record<string, string>) {
+  return testCollectorService({ redis, db }, { COLLECTOR_ID: 'receive-thread-test', ...env });
 }
 
 function send(port: number, payloads: Buffer[]): Promise<void> {
@@ -53,15 +39,9 @@ function send(port: number, payloads: Buffer[]): Promise<void> {
   });
 }
 
-async function until(check: () => boolean, ms = 5000) {
-  const end = Date.now() + ms;
-  while (!check() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-}
-
 describe('collector service: receive thread', () => {
   it('decodes what the thread receives, logs the ring, exposes ring metrics, and treats a dead thread as fatal', async () => {
-    const fatal: Error[] = [];
-    const { s, logs, registry } = service({ COLLECTOR_RING_BYTES: '2MiB' }, (e) => fatal.push(e));
+    const { s, logs, fatal, registry } = service({ COLLECTOR_RING_BYTES: '2MiB' });
     expect(s.listener).toBeInstanceOf(ThreadedUdpListener);
     const [bound] = await s.start();
     try {
@@ -71,7 +51,7 @@ describe('collector service: receive thread', () => {
       expect(logs).toContain('receiving with the native batched receiver (recvmmsg)');
       // Not NetFlow: each is counted by the decoder as an error of its exporter.
       await send(bound.port, [Buffer.from([0, 99, 1, 2]), Buffer.from([0, 99, 3, 4])]);
-      await until(() => s.decoderStats().reduce((n, e) => n + e.messages, 0) === 2);
+      await until('2 messages decoded', () => s.decoderStats().reduce((n, e) => n + e.messages, 0) === 2);
       expect(s.decoderStats()).toEqual([expect.objectContaining({ exporter: expect.stringMatching(/^127\.0\.0\.1:\d+$/), messages: 2 })]);
       const text = await registry.metrics();
       expect(text).toContain('flowbill_udp_datagrams_total 2');
@@ -84,7 +64,7 @@ describe('collector service: receive thread', () => {
       expect(text).toContain('flowbill_udp_receiver{receiver="native"} 1');
 
       await (s.listener as ThreadedUdpListener).workerForTests!.terminate();
-      await until(() => fatal.length > 0);
+      await until('the dead thread reported', () => fatal.length > 0);
       expect(fatal.map((e) => e.message)).toEqual([expect.stringMatching(/UDP receive thread exited unexpectedly/)]);
       expect(logs.join('\n')).toMatch(/fatal: UDP receive thread exited unexpectedly/);
     } finally {
@@ -99,7 +79,7 @@ describe('collector service: receive thread', () => {
     try {
       expect(logs).toContain('receiving with node:dgram (COLLECTOR_RECEIVER=node)');
       await send(bound.port, [Buffer.from([0, 99, 1, 2])]);
-      await until(() => s.decoderStats().length === 1);
+      await until('the exporter in the decoder stats', () => s.decoderStats().length === 1);
       expect(s.decoderStats()).toEqual([expect.objectContaining({ messages: 1 })]);
       const text = await registry.metrics();
       expect(text).toContain('flowbill_udp_receiver{receiver="node"} 1');
@@ -120,7 +100,7 @@ describe('collector service: receive thread', () => {
     try {
       expect(logs.join('\n')).toContain('receiving on the main thread (COLLECTOR_RECEIVE_THREAD=false)');
       await send(bound.port, [Buffer.from([0, 99, 1, 2])]);
-      await until(() => s.decoderStats().length === 1);
+      await until('the exporter in the decoder stats', () => s.decoderStats().length === 1);
       const text = await registry.metrics();
       expect(text).toContain('flowbill_udp_datagrams_total 1');
       expect(text).not.toMatch(/flowbill_udp_ring|ring-full/);

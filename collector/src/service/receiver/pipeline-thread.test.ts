@@ -25,9 +25,8 @@ import { readAcceptedTotals } from '../../redis/accepted.js';
 import { parseUsageLine, RedisKeys } from '../../redis/keys.js';
 import { minuteLines } from '../../redis/testing.js';
 import { assignPrefix, endAssignment, upsertSubscriber } from '../../subscribers/repository.js';
-import { CollectorService } from '../collector-service.js';
-import { loadCollectorConfig } from '../config.js';
-import { createRegistry } from '../metrics.js';
+import type { CollectorService } from '../collector-service.js';
+import { testCollectorService, until } from '../testing-collector.js';
 import { ThreadedUdpListener } from './threaded-udp-listener.js';
 
 const MINUTE = 60_000;
@@ -133,13 +132,9 @@ function closeSocket(socket: Socket | undefined): Promise<void> {
 // ---------------------------------------------------------------------------------------
 
 function service(redis: RedisPrefix, env: Record<string, string> = {}) {
-  const logs: string[] = [];
-  const fatal: Error[] = [];
-  const registry = createRegistry();
-  const s = new CollectorService({
-    config: loadCollectorConfig({
-      COLLECTOR_LISTEN: '127.0.0.1:0',
-      COLLECTOR_EXPORTERS: '127.0.0.1/32',
+  return testCollectorService(
+    { redis, db },
+    {
       COLLECTOR_ID: 'pipeline-thread-test',
       COLLECTOR_PIPELINE_THREAD: 'true',
       COLLECTOR_RING_BYTES: '2MiB',
@@ -147,25 +142,8 @@ function service(redis: RedisPrefix, env: Record<string, string> = {}) {
       // Reloads come from NOTIFY only.
       COLLECTOR_ASSIGNMENT_RELOAD_SECONDS: '3600',
       ...env,
-    }),
-    redis: redis.redis,
-    redisPrefix: redis.prefix,
-    pool: db.pool,
-    databaseUrl: db.url,
-    registry,
-    log: (m) => logs.push(m),
-    serveMetricsHttp: false,
-    onFatal: (e) => fatal.push(e),
-  });
-  return { s, logs, fatal, registry };
-}
-
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`${what}: not reached within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
+    },
+  );
 }
 
 const messagesOf = (s: CollectorService) => s.decoderStats().reduce((n, e) => n + e.messages, 0);
